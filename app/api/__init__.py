@@ -1,0 +1,88 @@
+"""The HTTP front door: flask-smorest `Api` and `Blueprint` subclassed once, one error envelope."""
+
+from __future__ import annotations
+
+import flask_smorest
+from flask import g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.api.schemas import ErrorEnvelopeSchema
+from app.errors import ServiceError
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, code: str, message: str, details=None, headers=None):
+    """The shared error body `{"error": {code, message, details, request_id}}`."""
+    body = {"error": {"code": code, "message": message, "details": details or {},
+                      "request_id": g.get("request_id")}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _validation_details(messages: dict) -> dict:
+    """webargs groups field errors by location; one location is flattened."""
+    if isinstance(messages, dict) and len(messages) == 1:
+        return next(iter(messages.values()))
+    return messages
+
+
+class Api(flask_smorest.Api):
+    """Taskplane's Api: every error, ours or Werkzeug's, leaves in one envelope."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def _register_error_handlers(self):
+        super()._register_error_handlers()
+        self._app.register_error_handler(ServiceError, self.handle_service_error)
+
+    def handle_http_exception(self, error: HTTPException):
+        """Werkzeug and webargs errors, in the shared envelope."""
+        data = getattr(error, "data", None) or {}
+        code = HTTP_ERROR_CODES.get(error.code, "error")
+        details = data.get("errors") or _validation_details(data.get("messages", {}))
+        message = data.get("message") or error.description or error.name
+        if error.code == 422:
+            message = "request validation failed"
+        if error.code >= 500:
+            message = "internal error"  # Flask has logged the exception; never leak it
+        return error_response(error.code, code, message, details, data.get("headers"))
+
+    def handle_service_error(self, error: ServiceError):
+        """Typed service errors carry their own status and code."""
+        return error_response(error.status, error.code, error.message, error.details,
+                              error.headers)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Taskplane's Blueprint (one place to grow shared view behaviour)."""
+
+
+def register_blueprints(api: Api) -> None:
+    """Register every resource blueprint, from one list."""
+    from app.api.events.resources import blp as events
+    from app.api.job_types.resources import blp as job_types
+    from app.api.jobs.resources import blp as jobs
+    from app.api.ops.resources import blp as ops
+
+    for blueprint in (jobs, job_types, events, ops):
+        api.register_blueprint(blueprint)

@@ -1,0 +1,29 @@
+"""`/events`: governance events of the tenant (operator and admin)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import Blueprint
+from app.api.context import current_principal
+from app.api.events.schemas import EventListArgsSchema, EventPageSchema
+from app.auth import Permission
+from app.extensions import db
+from app.services import events
+
+blp = Blueprint("events", __name__, url_prefix="/events",
+                description="Governance events: job lifecycle, quotas, artifacts.")
+
+
+@blp.route("")
+class Events(MethodView):
+    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.response(200, EventPageSchema)
+    def get(self, args):
+        """The tenant's governance events, newest first."""
+        principal = current_principal()
+        principal.require(Permission.READ_GOVERNANCE)
+        cursor, limit = args.pop("cursor"), args.pop("limit")
+        page = events.list_events(db.session, principal.tenant, filters=args, cursor=cursor,
+                                  limit=limit)
+        return {"items": page.items, "next_cursor": page.next_cursor}

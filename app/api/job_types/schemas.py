@@ -1,0 +1,55 @@
+"""Job-type catalog schemas, and the payload schemas rendered as JSON Schema."""
+
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
+
+from app.api.schemas import Schema
+
+
+def payload_json_schema(payload_schema) -> dict:
+    """The JSON Schema of a marshmallow payload schema, nested schemas inlined."""
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)
+    APISpec("payload", "1", "3.1.0", plugins=[plugin])
+    schema = plugin.converter.schema2jsonschema(payload_schema)
+    schema["additionalProperties"] = False
+    return schema
+
+
+class RetryPolicySchema(Schema):
+    max_retries = fields.Integer()
+    retry_backoff = fields.Integer()
+    retry_backoff_max = fields.Integer()
+    retry_jitter = fields.Boolean()
+    retry_on = fields.List(fields.String())
+
+
+class TimeLimitsSchema(Schema):
+    soft_seconds = fields.Integer()
+    hard_seconds = fields.Integer()
+
+
+class QuotaDefaultsSchema(Schema):
+    max_active = fields.Integer()
+    max_per_hour = fields.Integer()
+
+
+class JobTypeSchema(Schema):
+    """One catalog entry."""
+
+    name = fields.String()
+    description = fields.String()
+    kind = fields.String(metadata={"description": "python or command"})
+    queue = fields.String()
+    payload_schema = fields.Dict()
+    retry_policy = fields.Nested(RetryPolicySchema)
+    time_limits = fields.Nested(TimeLimitsSchema)
+    default_quota = fields.Nested(QuotaDefaultsSchema)
+    max_payload_bytes = fields.Integer()
+    command = fields.List(fields.String())
+
+
+class JobTypeListSchema(Schema):
+    items = fields.List(fields.Nested(JobTypeSchema))

@@ -1,0 +1,126 @@
+"""`/jobs`: submit, list, show, logs, events, result, cancel and retry."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+from flask.views import MethodView
+
+from app.api import Blueprint
+from app.api.context import current_principal
+from app.api.jobs import streams
+from app.api.jobs.schemas import (
+    JobListArgsSchema,
+    JobPageSchema,
+    JobSchema,
+    JobSubmitSchema,
+    LogArgsSchema,
+    ResultSchema,
+)
+from app.errors import ValidationFailed
+from app.services import jobs
+
+blp = Blueprint("jobs", __name__, url_prefix="/jobs",
+                description="Submit jobs, watch them run, read their logs and results.")
+
+MAX_IDEMPOTENCY_KEY = 256
+
+
+def present(job, with_timeline: bool = True) -> dict:
+    """The job's fields as the API shows them."""
+    data = {column: getattr(job, column) for column in JobSchema().fields if column != "timeline"}
+    if with_timeline:
+        data["timeline"] = jobs.timeline(job)
+    return data
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed("Idempotency-Key must be 1-256 characters",
+                               details={"Idempotency-Key": ["1-256 characters"]})
+    return key
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @blp.arguments(JobListArgsSchema, location="query")
+    @blp.response(200, JobPageSchema)
+    def get(self, args):
+        """List the tenant's jobs, newest first."""
+        cursor, limit = args.pop("cursor"), args.pop("limit")
+        page = jobs.list_jobs(current_principal(), args, cursor, limit)
+        return {"items": [present(j, with_timeline=False) for j in page.items],
+                "next_cursor": page.next_cursor}
+
+    @blp.arguments(JobSubmitSchema)
+    @blp.response(202, JobSchema)
+    def post(self, body):
+        """Submit a job; `Idempotency-Key` makes a repeated submit return the first job."""
+        job, created = jobs.submit(current_principal(), idempotency_key=_idempotency_key(),
+                                   **body)
+        headers = {"Location": url_for("jobs.Job", job_id=job.id)}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return present(job), 202, headers
+
+
+@blp.route("/<job_id>")
+class Job(MethodView):
+    @blp.response(200, JobSchema)
+    def get(self, job_id):
+        """Show one job with its timeline."""
+        return present(jobs.get(current_principal(), job_id))
+
+    @blp.response(202, JobSchema)
+    def delete(self, job_id):
+        """Cancel the job (same as `POST /jobs/{id}/cancel`)."""
+        return present(jobs.cancel(current_principal(), job_id))
+
+
+@blp.route("/<job_id>/cancel")
+class JobCancel(MethodView):
+    @blp.response(202, JobSchema)
+    def post(self, job_id):
+        """Cancel a queued job, or stop a running one; 409 when already terminal."""
+        return present(jobs.cancel(current_principal(), job_id))
+
+
+@blp.route("/<job_id>/retry")
+class JobRetry(MethodView):
+    @blp.response(202, JobSchema)
+    def post(self, job_id):
+        """Run a failed or cancelled job again as a new attempt."""
+        return present(jobs.retry(current_principal(), job_id))
+
+
+@blp.route("/<job_id>/result")
+class JobResult(MethodView):
+    @blp.response(200, ResultSchema)
+    def get(self, job_id):
+        """The handler's result; 409 until the job has completed."""
+        value = jobs.result(current_principal(), job_id)
+        return {"id": job_id, "status": "completed", "result": value}
+
+
+@blp.route("/<job_id>/logs")
+class JobLogs(MethodView):
+    @blp.arguments(LogArgsSchema, location="query")
+    @blp.doc(responses={"200": {"description": "Log lines; `X-Next-Cursor` resumes",
+                                "content": {"text/plain": {}, streams.NDJSON: {}}}})
+    def get(self, args, job_id):
+        """Log lines: `since` resumes after a cursor, `follow` streams until the job ends."""
+        job = jobs.get(current_principal(), job_id)
+        return streams.log_response(job, args["since"], args["limit"], args["follow"],
+                                    request.headers.get("Accept", ""))
+
+
+@blp.route("/<job_id>/events")
+class JobEvents(MethodView):
+    @blp.arguments(LogArgsSchema(only=("since",)), location="query")
+    @blp.doc(responses={"200": {"description": "Server-Sent Events until the job ends",
+                                "content": {"text/event-stream": {}}}})
+    def get(self, args, job_id):
+        """Status, progress and log lines as Server-Sent Events, until the job ends."""
+        job = jobs.get(current_principal(), job_id)
+        return streams.event_response(job, args["since"],
+                                      lambda j: JobSchema().dump(present(j)))

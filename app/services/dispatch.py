@@ -1,0 +1,60 @@
+"""The one place that speaks to the broker: publish job messages, probe the broker and workers."""
+
+from __future__ import annotations
+
+import logging
+
+from app.extensions import celery_app, runtime
+
+logger = logging.getLogger("taskplane.dispatch")
+
+MAX_PRIORITY = 9
+
+
+def broker_priority(priority: int) -> int:
+    """Map the API's priority (0-9, 9 most urgent) onto the broker's scale."""
+    if celery_app.conf.broker_url.startswith(("redis", "rediss")):
+        return MAX_PRIORITY - priority  # Redis transport: 0 is served first
+    return priority
+
+
+def send_job(job_id: str, job_type: str, priority: int, countdown: float | None = None) -> None:
+    """Publish the message for one job: only its id travels, and task id = job id."""
+    spec = runtime.catalog[job_type]
+    celery_app.send_task(
+        spec.task_name,
+        args=[job_id],
+        task_id=job_id,
+        queue=spec.queue,
+        priority=broker_priority(priority),
+        countdown=countdown,
+    )
+
+
+def broker_reachable() -> tuple[bool, str]:
+    """Whether the broker answers, with the error when it does not."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def workers_online(timeout: float) -> list[str]:
+    """Names of the workers that answer a ping within `timeout` seconds."""
+    replies = celery_app.control.ping(timeout=timeout, limit=1) or []
+    return sorted(name for reply in replies for name in reply)
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per queue (all priorities included)."""
+    depths = {}
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in celery_app.conf.task_queues:
+            try:
+                depths[queue.name] = channel.queue_declare(queue.name, passive=True).message_count
+            except Exception:  # noqa: BLE001 - a queue never declared is empty
+                depths[queue.name] = 0
+    return depths

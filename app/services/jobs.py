@@ -1,0 +1,338 @@
+"""Jobs: submit, read, cancel and retry from the API; claim and finish from the worker.
+
+Every status change is one compare-and-set UPDATE on the job row, committed together
+with its timeline entry and its governance event, so two deliveries of one message
+can never both run or both complete a job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.auth import Permission, Principal
+from app.db import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db, runtime
+from app.models import Job, JobLog, JobTransition, new_id
+from app.services import dispatch, events
+from app.services.pagination import Page, paginate
+
+logger = logging.getLogger("taskplane.jobs")
+
+TERMINAL = ("completed", "failed", "cancelled")
+WAITING = ("queued", "retrying")
+RETRYABLE_STATES = ("failed", "cancelled")
+
+
+def _job_type(name: str):
+    job_type = runtime.catalog.get(name)
+    if job_type is None:
+        raise ValidationFailed(
+            f"unknown job type {name!r}",
+            details={"job_type": [f"unknown job type; one of {sorted(runtime.catalog)}"]},
+        )
+    return job_type
+
+
+def validate_payload(job_type_name: str, payload: dict) -> dict:
+    """The payload loaded through the job type's schema; field errors become a 422."""
+    job_type = _job_type(job_type_name)
+    size = len(json.dumps(payload, separators=(",", ":")))
+    if size > job_type.max_payload_bytes:
+        raise ValidationFailed(
+            "payload too large for this job type",
+            details={"payload": [f"{size} bytes; at most {job_type.max_payload_bytes}"]},
+        )
+    errors = job_type.payload_schema().validate(payload)
+    if errors:
+        raise ValidationFailed("invalid payload", details={"payload": errors})
+    return job_type.payload_schema().dump(job_type.payload_schema().load(payload))
+
+
+def _fingerprint(job_type: str, payload: dict, project: str, priority: int) -> str:
+    blob = json.dumps([job_type, payload, project, priority], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _record(session, job: Job, detail: str | None = None, **event_data) -> None:
+    """Timeline entry and governance event for the status `job` just entered."""
+    session.add(JobTransition(job_id=job.id, status=job.status, attempt=job.attempts,
+                              at=job.updated_at, detail=detail))
+    events.emit_for_job_status(session, job, **event_data)
+
+
+def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
+           priority: int, idempotency_key: str | None = None,
+           trace_id: str | None = None) -> tuple[Job, bool]:
+    """Store a queued job, then publish its message. Returns (job, created)."""
+    principal.require(Permission.SUBMIT)
+    spec = _job_type(job_type)
+    payload = validate_payload(job_type, payload)
+    fingerprint = _fingerprint(job_type, payload, project, priority)
+    session = db.session
+    if idempotency_key:
+        existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+    now = utcnow()
+    job = Job(id=new_id(), job_type=job_type, status="queued", tenant=principal.tenant,
+              project=project, actor=principal.actor, payload=payload, priority=priority,
+              max_retries=spec.max_retries, idempotency_key=idempotency_key,
+              request_fingerprint=fingerprint, trace_id=trace_id, created_at=now,
+              updated_at=now, progress=0.0, attempts=0, cancel_requested=False)
+    session.add(job)
+    _record(session, job, reason=principal.reason)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    publish(job)
+    return job, True
+
+
+def _by_idempotency_key(session, principal, key, fingerprint) -> Job | None:
+    job = session.scalar(select(Job).where(Job.tenant == principal.tenant,
+                                           Job.idempotency_key == key))
+    if job is not None and job.request_fingerprint != fingerprint:
+        raise Conflict("Idempotency-Key already used for a different request",
+                       details={"idempotency_key": key, "job_id": job.id})
+    return job
+
+
+def publish(job: Job, countdown: float | None = None) -> bool:
+    """Send the job's message and note when; a broker failure leaves it to the sweeper."""
+    try:
+        dispatch.send_job(job.id, job.job_type, job.priority, countdown=countdown)
+    except Exception:
+        logger.exception("dispatch of job %s failed; the sweeper will retry", job.id)
+        return False
+    db.session.execute(update(Job).where(Job.id == job.id).values(dispatched_at=utcnow()))
+    db.session.commit()
+    return True
+
+
+def get(principal: Principal, job_id: str) -> Job:
+    """The tenant's job `job_id`; any other tenant's job is as missing as a missing one."""
+    principal.require(Permission.READ)
+    job = db.session.get(Job, job_id)
+    if job is None or job.tenant != principal.tenant:
+        raise NotFound("job not found", details={"id": job_id})
+    return job
+
+
+def list_jobs(principal: Principal, filters: dict, cursor: str | None, limit: int) -> Page:
+    """The tenant's jobs, newest first, with the given filters."""
+    principal.require(Permission.READ)
+    stmt = select(Job).where(Job.tenant == principal.tenant)
+    for name in ("status", "job_type", "project", "actor"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(Job, name) == filters[name])
+    if filters.get("created_after"):
+        stmt = stmt.where(Job.created_at >= filters["created_after"])
+    if filters.get("created_before"):
+        stmt = stmt.where(Job.created_at < filters["created_before"])
+    return paginate(db.session, stmt, (Job.created_at, Job.id), cursor, limit)
+
+
+def timeline(job: Job) -> list[JobTransition]:
+    """The job's status changes, oldest first."""
+    stmt = select(JobTransition).where(JobTransition.job_id == job.id).order_by(JobTransition.id)
+    return list(db.session.scalars(stmt))
+
+
+def logs(job: Job, since: int, limit: int) -> list[JobLog]:
+    """Up to `limit` log entries of `job` after cursor `since`."""
+    stmt = (select(JobLog).where(JobLog.job_id == job.id, JobLog.id > since)
+            .order_by(JobLog.id).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def refresh(job: Job) -> Job:
+    """The job as stored now."""
+    db.session.refresh(job)
+    return job
+
+
+def result(principal: Principal, job_id: str):
+    """The handler's result of a completed job; 409 while it is not completed."""
+    job = get(principal, job_id)
+    if job.status != "completed":
+        raise Conflict("job has not completed", details={"status": job.status})
+    return job.result
+
+
+def _require_manage(principal: Principal, job: Job) -> None:
+    if job.actor == principal.actor and principal.can(Permission.MANAGE_OWN_JOBS):
+        return
+    principal.require(Permission.MANAGE_TENANT_JOBS)
+
+
+def _cas(job_id: str, where: tuple, **values) -> bool:
+    """Compare-and-set on one job row; True when this call made the change."""
+    values.setdefault("updated_at", utcnow())
+    stmt = update(Job).where(Job.id == job_id, *where).values(**values)
+    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _commit_transition(job_id: str, detail: str | None = None, **event_data) -> Job:
+    job = db.session.get(Job, job_id, populate_existing=True)
+    _record(db.session, job, detail, **event_data)
+    db.session.commit()
+    return job
+
+
+def cancel(principal: Principal, job_id: str) -> Job:
+    """Cancel a queued job at once, or ask a running one to stop; 409 when terminal."""
+    job = get(principal, job_id)
+    _require_manage(principal, job)
+    if not _cas(job.id, (Job.status.notin_(TERMINAL),), cancel_requested=True):
+        db.session.rollback()
+        raise Conflict(f"job is already {job.status}", details={"status": job.status})
+    if _cas(job.id, (Job.status.in_(WAITING),), status="cancelled", completed_at=utcnow()):
+        return _commit_transition(job.id, detail=f"cancelled by {principal.actor}",
+                                  reason=principal.reason)
+    db.session.commit()
+    return refresh(job)
+
+
+def retry(principal: Principal, job_id: str) -> Job:
+    """Queue a failed or cancelled job again as a new attempt; 409 otherwise."""
+    job = get(principal, job_id)
+    _require_manage(principal, job)
+    if not _cas(job.id, (Job.status.in_(RETRYABLE_STATES),), status="queued",
+                cancel_requested=False, error=None, result=None, progress=0.0,
+                current_step=None, completed_at=None, dispatched_at=None,
+                lease_expires_at=None):
+        db.session.rollback()
+        raise Conflict(f"only failed or cancelled jobs can be retried; job is {job.status}",
+                       details={"status": job.status})
+    job = _commit_transition(job.id, detail=f"retried by {principal.actor}",
+                             reason=principal.reason)
+    publish(job)
+    return job
+
+
+# --- worker side -------------------------------------------------------------------------
+
+
+def claim(job_id: str, worker: str, lease_seconds: float) -> tuple[str, Job | None]:
+    """Take the job for one attempt: ("claimed", job), ("busy", job) or ("skip", job|None)."""
+    now = utcnow()
+    claimable = (Job.cancel_requested.is_(False),
+                 Job.status.in_(WAITING)
+                 | ((Job.status == "running") & (Job.lease_expires_at < now)))
+    if _cas(job_id, claimable, status="running", attempts=Job.attempts + 1, started_at=now,
+            worker=worker, lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            updated_at=now):
+        return "claimed", _commit_transition(job_id, detail=f"on {worker}", worker=worker)
+    db.session.rollback()
+    job = db.session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status in TERMINAL:
+        return "skip", job
+    if job.status in WAITING and job.cancel_requested:
+        if _cas(job_id, (Job.status.in_(WAITING),), status="cancelled", completed_at=now):
+            _commit_transition(job_id, detail="cancelled before it started")
+        return "skip", job
+    return "busy", job
+
+
+def _running(job_id: str, attempt: int) -> tuple:
+    return (Job.status == "running", Job.attempts == attempt)
+
+
+def heartbeat(job_id: str, attempt: int, lease_seconds: float) -> bool | None:
+    """Extend the attempt's lease; returns whether cancel was asked (None: attempt is gone)."""
+    expires = utcnow() + dt.timedelta(seconds=lease_seconds)
+    alive = _cas(job_id, _running(job_id, attempt), lease_expires_at=expires)
+    db.session.commit()
+    if not alive:
+        return None
+    return db.session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+
+
+def set_progress(job_id: str, attempt: int, fraction: float, step: str | None) -> None:
+    """Record progress (0..1) and the current step of a running attempt."""
+    values = {"progress": max(0.0, min(1.0, float(fraction)))}
+    if step is not None:
+        values["current_step"] = step[:256]
+    _cas(job_id, _running(job_id, attempt), **values)
+    db.session.commit()
+
+
+def append_log(job_id: str, attempt: int, message: str, *, stream: str = "log",
+               level: str = "info") -> None:
+    """Store one log line of a job, cut to the configured maximum length."""
+    limit = runtime.settings.max_log_line
+    if len(message) > limit:
+        message = message[:limit] + "…[truncated]"
+    db.session.add(JobLog(job_id=job_id, attempt=attempt, stream=stream, level=level,
+                          message=message, at=utcnow()))
+    db.session.commit()
+
+
+def complete(job_id: str, attempt: int, result) -> bool:
+    """Finish the attempt as completed with `result`; False if it was no longer ours."""
+    if not _cas(job_id, _running(job_id, attempt), status="completed", result=result,
+                progress=1.0, completed_at=utcnow(), error=None, lease_expires_at=None):
+        db.session.rollback()
+        return False
+    _commit_transition(job_id)
+    return True
+
+
+def finish_cancelled(job_id: str, attempt: int) -> bool:
+    """Finish a running attempt that honoured a cancel request."""
+    if not _cas(job_id, _running(job_id, attempt), status="cancelled", completed_at=utcnow(),
+                lease_expires_at=None):
+        db.session.rollback()
+        return False
+    _commit_transition(job_id, detail="stopped on request")
+    return True
+
+
+def fail(job_id: str, error: dict, attempt: int | None = None, *, will_retry: bool = False,
+         countdown: float | None = None) -> bool:
+    """Finish a running attempt as `retrying` (another comes) or `failed` (budget spent)."""
+    where = (_running(job_id, attempt) if attempt is not None
+             else (Job.status == "running",))
+    values = {"status": "retrying" if will_retry else "failed", "error": error,
+              "lease_expires_at": None}
+    if not will_retry:
+        values["completed_at"] = utcnow()
+    if not _cas(job_id, where, **values):
+        db.session.rollback()
+        return False
+    extra = {"error": error.get("message")}
+    if countdown is not None:
+        extra["countdown"] = countdown
+    _commit_transition(job_id, detail=error.get("message"), **extra)
+    return True
+
+
+def redispatch_stalled(now: dt.datetime | None = None) -> list[str]:
+    """Publish again jobs whose message may be gone; duplicates are harmless (claim is CAS)."""
+    now = now or utcnow()
+    settings = runtime.settings
+    grace = dt.timedelta(seconds=settings.dispatch_grace_seconds)
+    backoff_max = max((jt.retry_backoff_max for jt in runtime.catalog.values()), default=60)
+    stalled = select(Job).where(
+        ((Job.status == "queued") & Job.dispatched_at.is_(None) & (Job.created_at < now - grace))
+        | ((Job.status == "running") & (Job.lease_expires_at < now - grace))
+        | ((Job.status == "retrying")
+           & (Job.updated_at < now - grace - dt.timedelta(seconds=backoff_max)))
+    ).limit(1000)
+    ids = []
+    for job in db.session.scalars(stalled).all():
+        if job.job_type in runtime.catalog and publish(job):
+            ids.append(job.id)
+    return ids

@@ -1,0 +1,56 @@
+"""Keyset (cursor) pagination: the cost of a page does not grow with the table."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+
+from sqlalchemy import Select, tuple_
+
+from app.errors import ValidationFailed
+
+
+@dataclasses.dataclass
+class Page:
+    """One page of rows and the cursor of the next one (None at the end)."""
+
+    items: list
+    next_cursor: str | None
+
+
+def encode_cursor(values: tuple) -> str:
+    """An opaque cursor for the sort key `values`."""
+    plain = [v.isoformat() if isinstance(v, dt.datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple:
+    """The sort key inside `cursor`; a malformed cursor is a validation error."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if len(raw) != len(kinds):
+            raise ValueError("wrong length")
+        return tuple(
+            dt.datetime.fromisoformat(v) if kind is dt.datetime else kind(v)
+            for v, kind in zip(raw, kinds, strict=True)
+        )
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed("invalid cursor", details={"cursor": ["invalid cursor"]}) from exc
+
+
+def paginate(session, stmt: Select, columns: tuple, cursor: str | None, limit: int) -> Page:
+    """Newest first by `columns` (descending), `limit` rows after `cursor`."""
+    if cursor:
+        kinds = tuple(col.type.python_type for col in columns)
+        stmt = stmt.where(tuple_(*columns) < tuple_(*decode_cursor(cursor, kinds)))
+    stmt = stmt.order_by(*(col.desc() for col in columns)).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(tuple(getattr(last, col.key) for col in columns))
+    return Page(items=rows, next_cursor=next_cursor)

@@ -1,0 +1,66 @@
+"""Celery configuration, derived from Taskplane settings and the job-type catalog.
+
+JSON only, acks late, reject on worker lost, prefetch 1, task events on for Flower.
+The Redis visibility timeout is set once here, for the broker and any Redis result
+backend alike, and is longer than the longest hard time limit and retry backoff so a
+running or delayed job is never handed to a second worker while the first still has it.
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+VISIBILITY_MARGIN_SECONDS = 300
+PRIORITY_STEPS = list(range(10))
+CONTROL_QUEUE = "control"
+
+
+def visibility_timeout(catalog) -> int:
+    """Seconds a reserved message stays invisible: longest time limit or backoff + margin."""
+    longest = max(
+        (max(jt.time_limit, jt.retry_backoff_max) for jt in catalog.values()), default=3600
+    )
+    return longest + VISIBILITY_MARGIN_SECONDS
+
+
+def queues(catalog) -> list[str]:
+    """The queue names of the catalog, in a stable order."""
+    return sorted({jt.queue for jt in catalog.values()} | {CONTROL_QUEUE})
+
+
+def build(settings, catalog) -> dict:
+    """The Celery settings mapping for `settings` and `catalog`."""
+    transport = {
+        "visibility_timeout": visibility_timeout(catalog),
+        "priority_steps": PRIORITY_STEPS,
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"visibility_timeout": transport["visibility_timeout"]},
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "task_queues": [Queue(name) for name in queues(catalog)],
+        "task_default_queue": "default",
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "sweep-jobs": {
+                "task": "taskplane.sweep",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": CONTROL_QUEUE, "expires": settings.sweep_interval_seconds},
+            },
+        },
+        "timezone": "UTC",
+        "enable_utc": True,
+    }

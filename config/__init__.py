@@ -1,0 +1,1 @@
+"""Settings and the job-type catalog: everything Taskplane reads before it runs."""

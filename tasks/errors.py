@@ -1,0 +1,15 @@
+"""Errors a job handler raises to say how its attempt ended."""
+
+from __future__ import annotations
+
+
+class JobError(Exception):
+    """The job failed for a reason worth showing to its submitter; not retried."""
+
+
+class RetryableJobError(JobError):
+    """A transient failure: the attempt is retried per the job type's retry policy."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler once its job was asked to stop."""

@@ -1,0 +1,126 @@
+"""The one task body every job type runs: claim the job by id, run its handler, record the end.
+
+One Celery task is registered per job type (name `taskplane.job.<type>`), carrying that
+type's queue, retry policy and time limits; the message carries only the job id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import random
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from app.db import utcnow
+from app.extensions import runtime
+from app.services import jobs
+from tasks.command import run_command
+from tasks.context import JobContext
+from tasks.errors import JobCancelled
+
+logger = logging.getLogger("taskplane.runner")
+
+
+def import_string(dotted: str):
+    """`package.module:attr` or `package.module.attr` → the object."""
+    module, _, attr = dotted.replace(":", ".").rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def error_info(exc: BaseException, attempt: int) -> dict:
+    """The `error` field of a job: exception type, message and attempt."""
+    return {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__,
+            "attempt": attempt}
+
+
+def _json_result(value):
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"handler result is not JSON: {exc}") from exc
+
+
+class JobExecutor:
+    """Runs one delivery of one job's message from claim to recorded outcome."""
+
+    def __init__(self, task, job_id: str):
+        self.task = task
+        self.job_id = job_id
+        self.job_type = runtime.catalog[task.job_type_name]
+        self.settings = runtime.settings
+
+    def run(self):
+        """Claim, run, record. Returns a small JSON summary for Flower."""
+        state, job = jobs.claim(self.job_id, self.task.request.hostname or "worker",
+                                self.settings.job_lease_seconds)
+        if state == "skip":
+            return {"job_id": self.job_id, "outcome": "skipped",
+                    "status": job.status if job else "missing"}
+        if state == "busy":
+            return self._defer(job)
+        with JobContext(job, self.settings.job_lease_seconds,
+                        self.settings.heartbeat_seconds) as ctx:
+            return self._attempt(ctx)
+
+    def _defer(self, job):
+        """Another worker holds a live lease: look again once it would have expired."""
+        remaining = (job.lease_expires_at - utcnow()).total_seconds() if job.lease_expires_at else 0
+        countdown = max(1.0, remaining) + random.uniform(0, 1)
+        jobs.publish(job, countdown=countdown)
+        return {"job_id": self.job_id, "outcome": "deferred", "countdown": countdown}
+
+    def _attempt(self, ctx: JobContext):
+        try:
+            value = _json_result(self._handle(ctx))
+        except JobCancelled:
+            jobs.finish_cancelled(self.job_id, ctx.attempt)
+            return {"job_id": self.job_id, "outcome": "cancelled"}
+        except SoftTimeLimitExceeded as exc:
+            ctx.write_log(f"soft time limit of {self.job_type.soft_time_limit}s exceeded",
+                          level="error")
+            jobs.fail(self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
+            raise
+        except Exception as exc:
+            will_retry = (isinstance(exc, self.task.autoretry_for)
+                          and self.task.request.retries < self.task.max_retries)
+            ctx.write_log(f"attempt {ctx.attempt} failed: {type(exc).__name__}: {exc}",
+                          level="error")
+            jobs.fail(self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
+                      will_retry=will_retry)
+            raise
+        jobs.complete(self.job_id, ctx.attempt, value)
+        return {"job_id": self.job_id, "outcome": "completed"}
+
+    def _handle(self, ctx: JobContext):
+        if self.job_type.command:
+            return run_command(ctx, self.job_type, ctx.payload)
+        return import_string(self.job_type.handler)(ctx, ctx.payload)
+
+
+def register_job_tasks(celery_app, catalog) -> None:
+    """Register one Celery task per job type, each with its own policy and limits."""
+    for job_type in catalog.values():
+
+        def run_job(self, job_id: str):
+            return JobExecutor(self, job_id).run()
+
+        run_job.__name__ = f"run_{job_type.name.replace('-', '_')}"
+        run_job.__qualname__ = run_job.__name__
+        celery_app.task(
+            bind=True,
+            name=job_type.task_name,
+            job_type_name=job_type.name,
+            queue=job_type.queue,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            autoretry_for=tuple(import_string(name) for name in job_type.retry_on),
+            max_retries=job_type.max_retries,
+            retry_backoff=job_type.retry_backoff,
+            retry_backoff_max=job_type.retry_backoff_max,
+            retry_jitter=job_type.retry_jitter,
+            soft_time_limit=job_type.soft_time_limit,
+            time_limit=job_type.time_limit,
+            ignore_result=True,
+        )(run_job)
