@@ -4,7 +4,8 @@ A job type names its payload schema, its handler, its queue, its retry policy, i
 time limits and its default quota. Python handlers are named by dotted path
 (`package.module:function`) so the API can validate payloads without importing
 worker code; command handlers are operator-declared argv templates, loaded from the
-TOML file named by `TASKPLANE_COMMAND_TYPES`.
+TOML file named by `TASKPLANE_COMMAND_TYPES`: an argv element written exactly
+`{field}` is replaced by that payload field, every other element is passed as is.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from marshmallow import fields, validate
 
 RETRYABLE = ("tasks.errors.RetryableJobError",)
 JOB_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +143,12 @@ _FIELD_TYPES = {
 }
 
 
+def placeholder(argv_part: str) -> str | None:
+    """The payload field an argv element stands for (`{name}` as a whole element), if any."""
+    match = PLACEHOLDER.fullmatch(argv_part)
+    return match.group(1) if match else None
+
+
 def _command_type(name: str, spec: dict) -> JobType:
     """Build a command job type from one `[types.NAME]` table of the command file."""
     if not JOB_TYPE_NAME.match(name):
@@ -154,7 +162,7 @@ def _command_type(name: str, spec: dict) -> JobType:
         field_cls = _FIELD_TYPES[decl.get("type", "string")]
         schema_fields[param] = field_cls(required=decl.get("required", True))
     schema = PayloadSchema.from_dict(schema_fields, name=f"{name}-payload")
-    for param in re.findall(r"{(\w+)}", " ".join(argv)):
+    for param in filter(None, (placeholder(part) for part in argv)):
         if param not in schema_fields:
             raise ValueError(f"command type {name!r}: argv uses undeclared {{{param}}}")
     spec.setdefault("description", f"Runs {argv[0]}")

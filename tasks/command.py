@@ -17,6 +17,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from config.catalog import placeholder
 from tasks.errors import JobCancelled, JobError
 
 KILL_GRACE_SECONDS = 3.0
@@ -24,8 +25,12 @@ PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")
 
 
 def render_argv(template: tuple[str, ...], payload: dict) -> list[str]:
-    """The argv of one run: `{name}` placeholders filled from the validated payload."""
-    return [part.format_map({k: str(v) for k, v in payload.items()}) for part in template]
+    """The argv of one run: each `{field}` element replaced by that payload value."""
+    argv = []
+    for part in template:
+        field = placeholder(part)
+        argv.append(part if field is None else str(payload[field]))
+    return argv
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -1,0 +1,255 @@
+"""Real pieces for every test: a redis-server, a migrated database, a Celery worker process.
+
+The suite runs once on SQLite and, when `TASKPLANE_TEST_DATABASE_URL` names a
+PostgreSQL server, once more on a fresh database created there. Each test builds its
+own Flask app from the factory and works in its own tenant, so tests sharing the
+session's database and worker never see each other's jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND_TYPES = ROOT / "tests" / "data" / "commands.toml"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TASKPLANE_TEST_DATABASE_URL") else [])
+TEST_SETTINGS = {
+    "command_types_file": str(COMMAND_TYPES),
+    "job_lease_seconds": 3.0,
+    "heartbeat_seconds": 0.3,
+    "dispatch_grace_seconds": 1.0,
+    "log_follow_poll_seconds": 0.05,
+    "worker_ping_timeout": 2.0,
+}
+SETTING_ENV = {
+    "command_types_file": "TASKPLANE_COMMAND_TYPES",
+    "job_lease_seconds": "TASKPLANE_JOB_LEASE_SECONDS",
+    "heartbeat_seconds": "TASKPLANE_HEARTBEAT_SECONDS",
+    "dispatch_grace_seconds": "TASKPLANE_DISPATCH_GRACE_SECONDS",
+    "worker_ping_timeout": "TASKPLANE_WORKER_PING_TIMEOUT",
+}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private redis-server on a free port, gone at the end of the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.exit("redis-server is not installed (make test installs it)", returncode=2)
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+
+    def answers():
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, 10, message="redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _postgres_database():
+    """Create a fresh database on the server of TASKPLANE_TEST_DATABASE_URL; yield its URL."""
+    base = make_url(os.environ["TASKPLANE_TEST_DATABASE_URL"])
+    name = f"taskplane_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'taskplane.db'}"
+        upgrade(url)
+        yield url
+        return
+    for url in _postgres_database():
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, redis_url):
+    """Settings overrides shared by the test app and the worker process."""
+    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url)
+
+
+def worker_env(settings: dict) -> dict:
+    """Environment that gives a worker process the same settings as the test app."""
+    env = dict(os.environ, TASKPLANE_DATABASE_URL=settings["database_url"],
+               TASKPLANE_BROKER_URL=settings["broker_url"], PYTHONUNBUFFERED="1")
+    for field, name in SETTING_ENV.items():
+        env[name] = str(settings[field])
+    return env
+
+
+class Worker:
+    """A `celery -A tasks worker` subprocess (prefork, 2 processes, acks late)."""
+
+    def __init__(self, settings: dict, log_path: Path, concurrency: int = 2):
+        self.log_path = log_path
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork",
+             f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={self.name}",
+             "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=worker_env(settings), stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until the worker answers a ping."""
+        from app.extensions import celery_app
+
+        def pong():
+            if self.proc.poll() is not None:
+                pytest.fail(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            replies = celery_app.control.ping(destination=[self.name], timeout=0.5) or []
+            return any(self.name in reply for reply in replies)
+
+        wait_until(pong, timeout, message="worker ping")
+
+    def pool_pids(self) -> list[int]:
+        """Pids of the worker's pool processes."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True, check=False).stdout
+        return [int(pid) for pid in out.split()]
+
+    def log(self) -> str:
+        """What the worker has printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Warm shutdown, then kill what is left."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def app_factory(settings):
+    """Build a fresh Flask app from the factory with the session's settings."""
+    from app import create_app
+
+    def build(**overrides):
+        return create_app(dict(settings, **overrides))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def worker(settings, app_factory, tmp_path_factory):
+    """A real Celery worker process for the whole session (per database backend)."""
+    app_factory()  # configures the Celery app in this process, for pings
+    proc = Worker(settings, tmp_path_factory.mktemp("worker") / "worker.log")
+    proc.wait_ready()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def app(app_factory):
+    """A fresh Flask app for this test."""
+    return app_factory()
+
+
+@pytest.fixture
+def tenant():
+    """A tenant of this test alone."""
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+class Caller:
+    """A Flask test client that sends the header identity of one actor."""
+
+    def __init__(self, client, actor: str, roles: str, tenant: str):
+        self.client = client
+        self.headers = {"X-Actor": actor, "X-Roles": roles, "X-Tenant": tenant}
+
+    def __getattr__(self, method):
+        def call(path, headers=None, **kwargs):
+            return getattr(self.client, method)(path, headers={**self.headers,
+                                                               **(headers or {})}, **kwargs)
+        return call
+
+    def submit(self, job_type: str, payload: dict, project: str = "proj", **extra):
+        """POST /jobs and return the response."""
+        return self.post("/jobs", json={"job_type": job_type, "payload": payload,
+                                        "project": project, **extra})
+
+    def wait_status(self, job_id: str, statuses, timeout: float = 30) -> dict:
+        """Poll GET /jobs/{id} until its status is one of `statuses`; return the job."""
+        statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+
+        def reached():
+            job = self.get(f"/jobs/{job_id}").get_json()
+            return job if job["status"] in statuses else None
+
+        return wait_until(reached, timeout, interval=0.05,
+                          message=f"job {job_id} to reach {sorted(statuses)}")
+
+
+@pytest.fixture
+def caller(app, tenant):
+    """Build callers with given roles in this test's tenant: `caller("operator")`."""
+    client = app.test_client()
+
+    def make(roles: str = "viewer", actor: str = "alice", tenant_: str | None = None):
+        return Caller(client, actor, roles, tenant_ or tenant)
+
+    return make
