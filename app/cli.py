@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -12,13 +13,146 @@ from urllib.parse import urlparse
 
 import click
 
+from app.client import ApiError, Client
 from app.migrate import upgrade
 from config.settings import ROOT, Settings
 
 
 @click.group()
-def main() -> None:
+@click.option("--url", envvar="TASKPLANE_URL", default="http://127.0.0.1:8000", show_default=True,
+              help="API address (TASKPLANE_URL).")
+@click.option("--actor", envvar="TASKPLANE_ACTOR", help="X-Actor in header mode (TASKPLANE_ACTOR).")
+@click.option("--roles", envvar="TASKPLANE_ROLES", help="X-Roles in header mode (TASKPLANE_ROLES).")
+@click.option("--tenant", envvar="TASKPLANE_TENANT",
+              help="X-Tenant in header mode (TASKPLANE_TENANT).")
+@click.option("--reason", envvar="TASKPLANE_REASON", help="X-Reason for the audit trail.")
+@click.pass_context
+def main(ctx, url, actor, roles, tenant, reason) -> None:
     """Taskplane: one HTTP front door for long-running jobs on Celery."""
+    ctx.obj = {"url": url, "actor": actor, "roles": roles, "tenant": tenant, "reason": reason}
+
+
+def _client(ctx) -> Client:
+    return Client(**ctx.obj)
+
+
+def _show(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _progress(job: dict) -> None:
+    bar = "#" * int(job["progress"] * 30)
+    step = job.get("current_step") or ""
+    click.echo(f"\r{job['status']:<10} [{bar:<30}] {job['progress']:4.0%} {step[:40]:<40}",
+               nl=False, err=True)
+
+
+@main.command()
+@click.argument("job_type")
+@click.option("--payload", default="{}", show_default=True, help="Payload as JSON.")
+@click.option("--project", required=True)
+@click.option("--priority", type=click.IntRange(0, 9), default=5, show_default=True)
+@click.option("--idempotency-key")
+@click.option("--wait", is_flag=True, help="Wait until the job ends, showing progress.")
+@click.option("--follow", is_flag=True, help="Stream the job's log lines until it ends.")
+@click.pass_context
+def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, follow) -> None:
+    """Submit a job; with --wait or --follow, exit non-zero unless it completes."""
+    client = _client(ctx)
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from exc
+    job = _call(client.submit, job_type, body, project, priority, idempotency_key)
+    click.echo(job["id"])
+    if follow:
+        for line in client.follow_logs(job["id"]):
+            click.echo(line)
+    if wait or follow:
+        job = client.wait(job["id"], on_update=None if follow else _progress)
+        click.echo("", err=True)
+        _show(job)
+        sys.exit(0 if job["status"] == "completed" else 1)
+
+
+def _call(method, *args):
+    try:
+        return method(*args)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def jobs() -> None:
+    """List, show, cancel and retry jobs; read logs and results."""
+
+
+@jobs.command("list")
+@click.option("--status")
+@click.option("--job-type")
+@click.option("--project")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_context
+def jobs_list(ctx, status, job_type, project, limit) -> None:
+    """The tenant's jobs, newest first."""
+    listing = _client(ctx).jobs(status=status, job_type=job_type, project=project)
+    for _, job in zip(range(limit), listing, strict=False):
+        click.echo(f"{job['id']}  {job['status']:<10} {job['job_type']:<12} "
+                   f"{job['project']:<16} {job['created_at']}")
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.pass_context
+def jobs_show(ctx, job_id) -> None:
+    """One job with its timeline."""
+    _show(_call(_client(ctx).job, job_id))
+
+
+@jobs.command("cancel")
+@click.argument("job_id")
+@click.pass_context
+def jobs_cancel(ctx, job_id) -> None:
+    """Cancel a queued or running job."""
+    _show(_call(_client(ctx).cancel, job_id))
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+@click.pass_context
+def jobs_retry(ctx, job_id) -> None:
+    """Re-run a failed or cancelled job."""
+    _show(_call(_client(ctx).retry, job_id))
+
+
+@jobs.command("result")
+@click.argument("job_id")
+@click.pass_context
+def jobs_result(ctx, job_id) -> None:
+    """The result of a completed job."""
+    _show(_call(_client(ctx).result, job_id))
+
+
+@jobs.command("logs")
+@click.argument("job_id")
+@click.option("--follow", is_flag=True, help="Stream until the job ends.")
+@click.pass_context
+def jobs_logs(ctx, job_id, follow) -> None:
+    """A job's log lines."""
+    client = _client(ctx)
+    if follow:
+        for line in client.follow_logs(job_id):
+            click.echo(line)
+        return
+    click.echo(_call(client.logs, job_id), nl=False)
+
+
+@main.command("job-types")
+@click.pass_context
+def job_types(ctx) -> None:
+    """The job types this deployment runs."""
+    for job_type in _call(_client(ctx).job_types):
+        click.echo(f"{job_type['name']:<16} {job_type['kind']:<8} {job_type['description']}")
 
 
 @main.command()

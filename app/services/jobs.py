@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 
+import marshmallow as ma
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -49,10 +50,11 @@ def validate_payload(job_type_name: str, payload: dict) -> dict:
             "payload too large for this job type",
             details={"payload": [f"{size} bytes; at most {job_type.max_payload_bytes}"]},
         )
-    errors = job_type.payload_schema().validate(payload)
-    if errors:
-        raise ValidationFailed("invalid payload", details={"payload": errors})
-    return job_type.payload_schema().dump(job_type.payload_schema().load(payload))
+    schema = job_type.payload_schema()
+    try:
+        return schema.dump(schema.load(payload))
+    except ma.ValidationError as exc:
+        raise ValidationFailed("invalid payload", details={"payload": exc.messages}) from exc
 
 
 def _fingerprint(job_type: str, payload: dict, project: str, priority: int) -> str:

@@ -23,11 +23,12 @@ blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
 
 MAX_IDEMPOTENCY_KEY = 256
+JOB_COLUMNS = tuple(name for name in JobSchema().fields if name != "timeline")
 
 
 def present(job, with_timeline: bool = True) -> dict:
     """The job's fields as the API shows them."""
-    data = {column: getattr(job, column) for column in JobSchema().fields if column != "timeline"}
+    data = {column: getattr(job, column) for column in JOB_COLUMNS}
     if with_timeline:
         data["timeline"] = jobs.timeline(job)
     return data

@@ -1,0 +1,107 @@
+"""`taskplane.Client`-style HTTP client for the Taskplane API (used by the `taskplane` command)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import requests
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class ApiError(Exception):
+    """An error answer of the API, with its envelope."""
+
+    def __init__(self, status: int, body: dict):
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"{status} {error.get('code', 'error')}: {error.get('message', body)}")
+        self.status = status
+        self.code = error.get("code")
+        self.details = error.get("details", {})
+
+
+class Client:
+    """Talks to one Taskplane API as one identity (header or bearer credentials)."""
+
+    def __init__(self, url: str, *, actor: str | None = None, roles: str | None = None,
+                 tenant: str | None = None, token: str | None = None, reason: str | None = None,
+                 timeout: float = 30.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        for header, value in (("X-Actor", actor), ("X-Roles", roles), ("X-Tenant", tenant),
+                              ("X-Reason", reason)):
+            if value:
+                self.session.headers[header] = value
+
+    def _call(self, method: str, path: str, **kwargs):
+        response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"error": {"message": response.text}}
+            raise ApiError(response.status_code, body)
+        return response
+
+    def submit(self, job_type: str, payload: dict, project: str, priority: int = 5,
+               idempotency_key: str | None = None) -> dict:
+        """Submit a job; returns it (status `queued`)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"job_type": job_type, "payload": payload, "project": project,
+                "priority": priority}
+        return self._call("POST", "/jobs", json=body, headers=headers).json()
+
+    def job(self, job_id: str) -> dict:
+        """One job with its timeline."""
+        return self._call("GET", f"/jobs/{job_id}").json()
+
+    def jobs(self, **filters) -> Iterator[dict]:
+        """Every job matching `filters`, following the cursor."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = self._call("GET", "/jobs", params=params).json()
+            yield from page["items"]
+            if not page["next_cursor"]:
+                return
+            params["cursor"] = page["next_cursor"]
+
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a queued or running job."""
+        return self._call("POST", f"/jobs/{job_id}/cancel").json()
+
+    def retry(self, job_id: str) -> dict:
+        """Re-run a failed or cancelled job."""
+        return self._call("POST", f"/jobs/{job_id}/retry").json()
+
+    def result(self, job_id: str):
+        """The result of a completed job."""
+        return self._call("GET", f"/jobs/{job_id}/result").json()["result"]
+
+    def job_types(self) -> list[dict]:
+        """The job-type catalog."""
+        return self._call("GET", "/job-types").json()["items"]
+
+    def logs(self, job_id: str, since: int = 0) -> str:
+        """A job's log lines after cursor `since`, as text."""
+        return self._call("GET", f"/jobs/{job_id}/logs", params={"since": since}).text
+
+    def follow_logs(self, job_id: str, since: int = 0) -> Iterator[str]:
+        """Log lines as they are written, until the job ends."""
+        response = self._call("GET", f"/jobs/{job_id}/logs",
+                              params={"since": since, "follow": "true"}, stream=True)
+        with response:
+            yield from response.iter_lines(decode_unicode=True)
+
+    def wait(self, job_id: str, interval: float = 0.5, on_update=None) -> dict:
+        """Poll until the job ends; `on_update(job)` is called on every poll."""
+        while True:
+            job = self.job(job_id)
+            if on_update:
+                on_update(job)
+            if job["status"] in TERMINAL:
+                return job
+            time.sleep(interval)

@@ -1,0 +1,57 @@
+"""The `taskplane` command against a live HTTP server and a real worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from app.cli import main
+
+
+@pytest.fixture
+def api_url(app):
+    """The test app served over real HTTP on a free port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def run(api_url, tenant, *args):
+    """Invoke `taskplane` as a viewer of `tenant`."""
+    return CliRunner().invoke(main, ["--url", api_url, "--actor", "cli", "--roles", "viewer",
+                                     "--tenant", tenant, *args])
+
+
+def test_submit_wait_prints_completed_job_and_exits_zero(worker, api_url, tenant):
+    result = run(api_url, tenant, "submit", "echo", "--project", "cli",
+                 "--payload", '{"message": "from the cli"}', "--wait")
+    assert result.exit_code == 0, result.output
+    job_id = result.output.splitlines()[0]
+    shown = json.loads(result.output[result.output.index("{"):])
+    assert shown["id"] == job_id and shown["status"] == "completed"
+    logs = run(api_url, tenant, "jobs", "logs", job_id)
+    assert "from the cli" in logs.output
+    listed = run(api_url, tenant, "jobs", "list", "--status", "completed")
+    assert job_id in listed.output
+
+
+def test_submit_follow_streams_logs_and_fails_on_failed_job(worker, api_url, tenant):
+    result = run(api_url, tenant, "submit", "py-exit", "--project", "cli",
+                 "--payload", '{"status": 4}', "--follow")
+    assert result.exit_code == 1
+    assert "exited with status 4" in result.output
+    assert '"status": "failed"' in result.output
+
+
+def test_api_errors_become_a_clear_message(api_url, tenant):
+    result = run(api_url, tenant, "submit", "no-such-type", "--project", "cli")
+    assert result.exit_code == 1
+    assert "422 validation_failed" in result.output
+    bad = run(api_url, tenant, "submit", "echo", "--project", "cli", "--payload", "{nope")
+    assert bad.exit_code == 2 and "not JSON" in bad.output
