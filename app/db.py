@@ -22,6 +22,11 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type:
+        """`datetime`, as the impl says (TypeDecorator does not forward it; cursors need it)."""
+        return dt.datetime
+
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime refused; use utcnow()")

@@ -40,9 +40,15 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
 
 
 def _validation_details(messages: dict) -> dict:
-    """webargs groups field errors by location; one location is flattened."""
+    """webargs groups field errors by location; one location of field errors is flattened.
+
+    A location whose errors are not per field (`{"json": ["Invalid JSON body."]}`) stays
+    as it is, so `details` is always an object.
+    """
     if isinstance(messages, dict) and len(messages) == 1:
-        return next(iter(messages.values()))
+        only = next(iter(messages.values()))
+        if isinstance(only, dict):
+            return only
     return messages
 
 
@@ -65,7 +71,11 @@ class Api(flask_smorest.Api):
             message = "request validation failed"
         if error.code >= 500:
             message = "internal error"  # Flask has logged the exception; never leak it
-        return error_response(error.code, code, message, details, data.get("headers"))
+        # Werkzeug's own headers (405 `Allow`, 416 `Content-Range` …), not its HTML type.
+        headers = {name: value for name, value in error.get_headers()
+                   if name.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return error_response(error.code, code, message, details, headers)
 
     def handle_service_error(self, error: ServiceError):
         """Typed service errors carry their own status and code."""
