@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import flask_smorest
+import marshmallow as ma
 from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -84,7 +85,11 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """Taskplane's Blueprint (one place to grow shared view behaviour)."""
+    """Taskplane's Blueprint: unknown fields are refused in every location, query included."""
+
+    def arguments(self, schema, *, unknown=ma.RAISE, **kwargs):
+        """`Blueprint.arguments`, refusing unknown fields (a mistyped filter is a 422)."""
+        return super().arguments(schema, unknown=unknown, **kwargs)
 
 
 def register_blueprints(api: Api) -> None:

@@ -26,16 +26,22 @@ def encode_cursor(values: tuple) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
+def _load(value, kind: type):
+    if kind is not dt.datetime:
+        return kind(value)
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("cursor time without a timezone")
+    return moment
+
+
 def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple:
     """The sort key inside `cursor`; a malformed cursor is a validation error."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if len(raw) != len(kinds):
             raise ValueError("wrong length")
-        return tuple(
-            dt.datetime.fromisoformat(v) if kind is dt.datetime else kind(v)
-            for v, kind in zip(raw, kinds, strict=True)
-        )
+        return tuple(_load(value, kind) for value, kind in zip(raw, kinds, strict=True))
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ValidationFailed("invalid cursor", details={"cursor": ["invalid cursor"]}) from exc
 

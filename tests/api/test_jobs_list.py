@@ -120,6 +120,7 @@ BAD_CURSORS = {
     "not a time": forged_cursor(["yesterday", "x"]),
     "not a list": forged_cursor({"a": 1}),
     "too long": "A" * 513,
+    "time without timezone": forged_cursor(["2024-01-01T00:00:00", "x"]),
 }
 
 
@@ -197,6 +198,7 @@ BAD_FILTERS = {
     "unknown status": ({"status": "sleeping"}, "status"),
     "bad time": ({"created_after": "yesterday"}, "created_after"),
     "naive time": ({"created_before": "2024-01-01T00:00:00"}, "created_before"),
+    "mistyped filter name": ({"stauts": "failed"}, "stauts"),
 }
 
 
