@@ -32,7 +32,7 @@ lint: install
 
 bench: install redis-server  ## bench/jobs.py: Taskplane against bare Celery and Flask
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk; }
-	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,537 @@
+"""Taskplane against bare Celery + Flask, measured in one run on this machine.
+
+Three measurements, each once on the bare stack and once on Taskplane, with the same
+redis-server, the same Celery settings (`celeryconfig.build`) and the same worker
+flags (prefork, --concurrency=2, acks late, prefetch 1, JSON):
+
+  drain    a backlog of N messages is enqueued while the worker is paused, then the
+           worker starts consuming and we time until all N are done (jobs/s).
+  http     wrk -c32 -t2 against POST /jobs under gunicorn (2 sync workers) (req/s).
+  latency  N sequential jobs, submit -> completed (p50 and p99 in ms).
+
+Everything (redis-server, SQLite file, workers, gunicorn) is started here on
+127.0.0.1 and stopped at the end, also on Ctrl-C. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/jobs.py` puts bench/, not the project, on the path
+    sys.path.insert(0, str(ROOT))
+
+from bench.procs import (  # noqa: E402
+    BenchError,
+    CeleryWorker,
+    Gunicorn,
+    RedisServer,
+    http_request,
+)
+
+LUA_SCRIPT = ROOT / "bench" / "submit.lua"
+JOB_BODY = json.loads(re.search(r"wrk\.body = '(.*)'", LUA_SCRIPT.read_text()).group(1))
+HTTP_HEADERS = {"Content-Type": "application/json", "X-Actor": "bench", "X-Roles": "viewer"}
+LATENCY_TENANT = "bench-latency"
+QUEUE = "default"  # Taskplane's `echo` queue; the bare no-op tasks use the same one
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the final table: a metric measured on both stacks and its bar."""
+
+    metric: str
+    unit: str
+    bare: float
+    taskplane: float
+    bar: float | None = None  # ratio taskplane/bare that passes; None = informative only
+    higher_is_better: bool = True
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """taskplane / bare."""
+        return self.taskplane / self.bare if self.bare else math.nan
+
+    @property
+    def verdict(self) -> str:
+        """PASS, MISS, or '-' for a row without a bar."""
+        if self.bar is None:
+            return "-"
+        ok = self.ratio >= self.bar if self.higher_is_better else self.ratio <= self.bar
+        return "PASS" if ok else "MISS"
+
+    @property
+    def bar_text(self) -> str:
+        """The bar as printed: '>= 0.5x' or '<= 2.0x'."""
+        if self.bar is None:
+            return "-"
+        return f"{'>=' if self.higher_is_better else '<='} {self.bar:g}x"
+
+
+class Bench:
+    """One benchmark run: the shared redis-server and database, and the three measurements."""
+
+    def __init__(self, args, folder: Path, redis_server: RedisServer):
+        self.args = args
+        self.folder = folder
+        self.redis = redis_server
+        self.database_path = folder / "taskplane.db"
+        self.database_url = f"sqlite:///{self.database_path}"
+        self.broker_url = redis_server.url(0)
+        self.result_url = redis_server.url(1)
+        self.env = dict(os.environ, TASKPLANE_DATABASE_URL=self.database_url,
+                        TASKPLANE_BROKER_URL=self.broker_url, TASKPLANE_VAR_DIR=str(folder),
+                        PYTHONUNBUFFERED="1")
+        self.env.pop("BENCH_RESULT_BACKEND", None)
+        os.environ.update(TASKPLANE_DATABASE_URL=self.database_url,
+                          TASKPLANE_BROKER_URL=self.broker_url, TASKPLANE_VAR_DIR=str(folder),
+                          BENCH_RESULT_BACKEND=self.result_url)
+        from app import create_app
+        from app.migrate import upgrade
+
+        upgrade(self.database_url)
+        self.flask_app = create_app({"database_url": self.database_url,
+                                     "broker_url": self.broker_url})
+        from bench import bare_tasks
+
+        self.bare = bare_tasks
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.started = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def log(self, message: str) -> None:
+        """Progress line on stderr (the report itself goes to stdout)."""
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def worker(self, module: str, name: str, *, paused: bool = False,
+               result_backend: bool = False) -> CeleryWorker:
+        """Start a Celery worker on `module` with the run's env; logs in the run folder."""
+        env = dict(self.env, BENCH_RESULT_BACKEND=self.result_url) if result_backend else self.env
+        return CeleryWorker(module, env, self.log_path(f"worker-{name}"), paused=paused)
+
+    def gunicorn(self, app_spec: str, name: str) -> Gunicorn:
+        """Start gunicorn (2 sync workers) on `app_spec` with the run's env."""
+        return Gunicorn(app_spec, self.env, self.log_path(f"gunicorn-{name}"))
+
+    def log_path(self, name: str) -> Path:
+        """A fresh log file in the run folder, numbered in start order."""
+        self.started += 1
+        return self.folder / f"{self.started:02d}-{name}.log"
+
+    def db(self) -> sqlite3.Connection:
+        """A read-only autocommit connection to the run's SQLite file (sees each commit)."""
+        return sqlite3.connect(f"file:{self.database_path}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False)
+
+    def broker_backlog(self) -> int:
+        """Messages of QUEUE waiting (all priority lists) or delivered but not yet acked."""
+        options = self.bare.app.conf.broker_transport_options
+        sep = options.get("sep", ":")
+        keys = [QUEUE] + [f"{QUEUE}{sep}{p}" for p in options.get("priority_steps", []) if p]
+        pipe = self.redis.client.pipeline()
+        for key in keys:
+            pipe.llen(key)
+        pipe.hlen(options.get("unacked_key", "unacked"))
+        return sum(pipe.execute())
+
+    def purge(self) -> None:
+        """Drop every message left in the queues (after a measurement that only enqueues)."""
+        self.bare.app.control.purge()
+        if self.broker_backlog():
+            raise BenchError("queues still hold messages after purge")
+
+    # -- (a) drain -------------------------------------------------------------------------
+
+    def drain_until(self, worker: CeleryWorker, control_app, done, total: int):
+        """Unpause `worker`, time from its first finished job until `done()` reaches `total`.
+
+        The clock starts at the first finished job, not at `add_consumer`: a paused worker
+        only notices its new queue when its idle BRPOP on the old one times out (up to 1 s).
+        Returns (elapsed s, jobs finished while the clock ran, whether all `total` finished).
+        """
+        worker.wait_ready(control_app)
+        worker.consume(control_app, QUEUE)
+        limit = time.perf_counter() + self.args.drain_timeout
+        while not (first := done()):
+            if time.perf_counter() > limit:
+                raise BenchError(f"{worker.name} finished nothing in {self.args.drain_timeout}s")
+            time.sleep(0.001)
+        start = time.perf_counter()
+        while True:
+            finished = done()
+            elapsed = time.perf_counter() - start
+            if finished >= total or elapsed + start > limit:
+                return elapsed, finished - first, finished >= total
+            worker.check_alive()
+            time.sleep(0.02)
+
+    def drain_bare(self) -> tuple[float, str]:
+        """Bare: N `noop.delay()` while no worker runs, then time the worker through them."""
+        n = self.args.jobs
+        self.log(f"drain/bare: enqueue {n} no-op tasks")
+        for _ in range(n):
+            self.bare.noop.delay()
+        with self.worker("bench.bare_tasks", "drain-bare", paused=True) as worker:
+            timing = self.drain_until(worker, self.bare.app, lambda: n - self.broker_backlog(), n)
+        self.purge()  # a drain cut by --drain-timeout leaves messages behind
+        return self._drain_rate("bare", n, *timing)
+
+    def drain_taskplane(self, tenant: str) -> tuple[float, str]:
+        """Taskplane: N `echo` jobs through the service layer, then time until N rows completed."""
+        from app.auth import Principal
+        from app.services import jobs
+
+        n = self.args.jobs
+        self.log(f"drain/taskplane: submit {n} echo jobs through app.services.jobs.submit")
+        principal = Principal(actor="bench", roles=("viewer",), tenant=tenant)
+        start = time.perf_counter()
+        with self.flask_app.app_context():
+            for _ in range(n):
+                jobs.submit(principal, job_type=JOB_BODY["job_type"], payload=JOB_BODY["payload"],
+                            project=JOB_BODY["project"], priority=5)
+        submit_rate = n / (time.perf_counter() - start)
+        self.log(f"drain/taskplane: in-process jobs.submit ran at {submit_rate:,.0f}/s "
+                 "(not part of the drain figure)")
+        conn = self.db()
+        count = "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND status = ?"
+
+        def completed() -> int:
+            if conn.execute(count, (tenant, "failed")).fetchone()[0]:
+                raise BenchError("an echo job failed during the drain")
+            return conn.execute(count, (tenant, "completed")).fetchone()[0]
+
+        with self.worker("tasks", "drain-taskplane", paused=True) as worker:
+            timing = self.drain_until(worker, self.flask_app.extensions["celery"], completed, n)
+        conn.close()
+        self.purge()  # a drain cut by --drain-timeout leaves messages behind
+        return self._drain_rate("taskplane", n, *timing)
+
+    def _drain_rate(self, side: str, total: int, elapsed: float, counted: int, complete: bool):
+        """Jobs/s of one drain, with a note when it was cut by --drain-timeout."""
+        rate = counted / elapsed
+        note = "" if complete else f"{side} cut at --drain-timeout"
+        self.log(f"drain/{side}: {counted} of {total} timed, in {elapsed:.2f}s = {rate:,.0f}/s "
+                 f"{note}")
+        return rate, note
+
+    def measure_drain(self) -> None:
+        """(a) backlog drain rate, bare vs Taskplane, alternating for --rounds rounds."""
+        bare, taskplane, notes = [], [], []
+        for round_ in range(self.args.rounds):
+            rate, note = self.drain_bare()
+            bare.append(rate)
+            notes.append(note)
+            rate, note = self.drain_taskplane(f"bench-drain-{round_}")
+            taskplane.append(rate)
+            notes.append(note)
+        self.add_row(f"drain {self.args.jobs:,} jobs", "jobs/s", bare, taskplane, bar=0.5,
+                     note="; ".join(filter(None, notes)))
+
+    def add_row(self, metric: str, unit: str, bare: list[float], taskplane: list[float],
+                **row) -> None:
+        """Add the table row for the medians of per-round figures; note them when several."""
+        self.rows.append(Row(metric, unit, statistics.median(bare), statistics.median(taskplane),
+                             **row))
+        if len(bare) > 1:
+            self.notes.append(f"{metric} per round: bare "
+                              f"{', '.join(f'{v:,.1f}' for v in bare)}; taskplane "
+                              f"{', '.join(f'{v:,.1f}' for v in taskplane)}")
+
+    # -- (b) http --------------------------------------------------------------------------
+
+    def wrk(self, server: Gunicorn, seconds: float) -> dict:
+        """Run wrk -c32 -t2 with bench/submit.lua against POST /jobs; parsed figures."""
+        argv = [shutil.which("wrk") or "wrk", f"-c{self.args.connections}", "-t2",
+                f"-d{seconds:g}s", "--latency", "-s", str(LUA_SCRIPT),
+                f"{server.url}/jobs"]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True,
+                             timeout=seconds + 60).stdout
+        figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                   "non2xx": 0, "socket_errors": 0}
+        if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+            figures["non2xx"] = int(match.group(1))
+        if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                              r"timeout (\d+)", out):
+            figures["socket_errors"] = sum(int(g) for g in match.groups())
+        if match := re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE):
+            figures["p50"] = match.group(1)
+        return figures
+
+    def http_side(self, side: str, app_spec: str) -> tuple[float, str]:
+        """Warm up, then measure one gunicorn app with wrk; workers are not running."""
+        with self.gunicorn(app_spec, f"http-{side}") as server:
+            self.log(f"http/{side}: warm-up {self.args.warmup:g}s, "
+                     f"then wrk {self.args.duration:g}s")
+            self.wrk(server, self.args.warmup)
+            figures = self.wrk(server, self.args.duration)
+        self.purge()
+        self.log(f"http/{side}: {figures['rps']:,.0f} req/s, wrk p50 {figures.get('p50')}, "
+                 f"non-2xx {figures['non2xx']}, socket errors {figures['socket_errors']}")
+        note = ""
+        if figures["non2xx"]:
+            note = f"{side}: {figures['non2xx']} non-2xx answers"
+        return figures["rps"], note
+
+    def measure_http(self) -> None:
+        """(b) HTTP submit throughput under gunicorn, bare Flask vs Taskplane, alternating."""
+        bare, taskplane, notes = [], [], []
+        for _ in range(self.args.rounds):
+            for side, results, app_spec in (("bare", bare, "bench.bare_app:app"),
+                                            ("taskplane", taskplane, "app:create_app()")):
+                rps, note = self.http_side(side, app_spec)
+                results.append(rps)
+                notes.append(note)
+        self.add_row(f"POST /jobs, wrk -c{self.args.connections}", "req/s", bare, taskplane,
+                     bar=0.6, note="; ".join(filter(None, notes)))
+
+    # -- (c) latency -----------------------------------------------------------------------
+
+    def latency_bare(self, samples: dict[str, list[float]]) -> None:
+        """Bare: `noop_result.delay().get()` N times in a row (Redis result backend).
+
+        Appends to samples["total"] (delay() to get() returned) and samples["submit"]
+        (delay() call alone), in ms.
+        """
+        task = self.bare.noop_result
+        with self.worker("bench.bare_tasks", "latency-bare", result_backend=True) as worker:
+            worker.wait_ready(self.bare.app)
+            self.log(f"latency/bare: {self.args.latency_jobs} sequential delay().get()")
+            for i in range(self.args.latency_warmup + self.args.latency_jobs):
+                start = time.perf_counter()
+                result = task.delay()
+                sent = time.perf_counter()
+                result.get(timeout=30)
+                if i >= self.args.latency_warmup:
+                    samples["total"].append((time.perf_counter() - start) * 1000)
+                    samples["submit"].append((sent - start) * 1000)
+
+    def latency_taskplane(self, samples: dict[str, list[float]]) -> None:
+        """Taskplane: POST /jobs to gunicorn, then poll the job's row until `completed`.
+
+        Appends to samples["total"] (POST sent to completed row seen), samples["submit"]
+        (POST round trip), and from the stored timestamps samples["stored"]
+        (created_at -> completed_at) and samples["claim"] (created_at -> started_at), in ms.
+        """
+        body = json.dumps(JOB_BODY).encode()
+        headers = dict(HTTP_HEADERS, **{"X-Tenant": LATENCY_TENANT})
+        query = "SELECT status FROM jobs WHERE id = ?"
+        conn = self.db()
+        interval = self.args.poll_interval / 1000
+        measured = []
+        with (self.gunicorn("app:create_app()", "latency-taskplane") as server,
+              self.worker("tasks", "latency-taskplane") as worker):
+            worker.wait_ready(self.flask_app.extensions["celery"])
+            self.log(f"latency/taskplane: {self.args.latency_jobs} sequential POST /jobs + "
+                     f"poll of the row every {self.args.poll_interval:g} ms")
+            for i in range(self.args.latency_warmup + self.args.latency_jobs):
+                start = time.perf_counter()
+                status, data = http_request(server.port, "POST", "/jobs", body, headers)
+                posted = time.perf_counter()
+                if status != 202:
+                    raise BenchError(f"POST /jobs answered {status}: {data[:500]!r}")
+                job_id = json.loads(data)["id"]
+                deadline = posted + 30
+                while (state := conn.execute(query, (job_id,)).fetchone()[0]) != "completed":
+                    if state in ("failed", "cancelled") or time.perf_counter() > deadline:
+                        raise BenchError(f"job {job_id} ended {state} in the latency run")
+                    time.sleep(interval)
+                if i >= self.args.latency_warmup:
+                    samples["total"].append((time.perf_counter() - start) * 1000)
+                    samples["submit"].append((posted - start) * 1000)
+                    measured.append(job_id)
+        stored = "SELECT created_at, started_at, completed_at FROM jobs WHERE id = ?"
+        for job_id in measured:
+            created, started, completed = (dt.datetime.fromisoformat(value) for value in
+                                           conn.execute(stored, (job_id,)).fetchone())
+            samples["stored"].append((completed - created).total_seconds() * 1000)
+            samples["claim"].append((started - created).total_seconds() * 1000)
+        conn.close()
+
+    def measure_latency(self) -> None:
+        """(c) submit -> completed latency of sequential jobs, bare vs Taskplane, alternating.
+
+        Samples of all rounds are pooled before taking p50 and p99.
+        """
+        bare = {"total": [], "submit": []}
+        taskplane = {"total": [], "submit": [], "stored": [], "claim": []}
+        for _ in range(self.args.rounds):
+            self.latency_bare(bare)
+            self.latency_taskplane(taskplane)
+        n = self.args.latency_jobs * self.args.rounds
+        for pct, bar in ((50, 2.0), (99, None)):
+            self.rows.append(Row(f"latency p{pct}, {n} seq. jobs", "ms",
+                                 percentile(bare["total"], pct),
+                                 percentile(taskplane["total"], pct), bar=bar,
+                                 higher_is_better=False))
+        self.rows.append(Row("  of which submit call p50", "ms", percentile(bare["submit"], 50),
+                             percentile(taskplane["submit"], 50), higher_is_better=False,
+                             note="bare: delay() returns; taskplane: POST /jobs round trip"))
+        self.notes.append(
+            f"latency/taskplane, from the stored row (p50): created_at -> completed_at "
+            f"{percentile(taskplane['stored'], 50):.2f} ms, created_at -> started_at "
+            f"(claim) {percentile(taskplane['claim'], 50):.2f} ms")
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """Nearest-rank percentile of `samples` (p50 of an even count is the lower middle)."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def machine_facts(redis_server: RedisServer) -> list[str]:
+    """Lines describing this machine and the versions under test."""
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "?")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True,
+                                 check=False).stdout.split(" [")[0]
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in
+                         ("celery", "kombu", "redis", "flask", "flask-smorest", "sqlalchemy",
+                          "gunicorn"))
+    return [
+        f"cores: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), {model}; "
+        f"load avg at start {os.getloadavg()[0]:.2f}",
+        f"python {platform.python_version()} on {platform.platform()}",
+        f"{versions}",
+        f"sqlite {sqlite3.sqlite_version} (WAL, synchronous=NORMAL); "
+        f"redis-server {redis_server.client.info('server')['redis_version']}; {wrk_version}",
+    ]
+
+
+def print_report(facts: list[str], rows: list[Row], notes: list[str], args) -> None:
+    """The machine facts, the results table and the notes, on stdout."""
+    print("\nTaskplane vs bare Celery/Flask, same machine, same run")
+    for line in facts:
+        print(f"  {line}")
+    print(f"  workers: celery prefork --concurrency=2, acks late, prefetch 1, json "
+          f"(celeryconfig.build); web: gunicorn 2 sync workers; wrk -c{args.connections} -t2 "
+          f"-d{args.duration:g}s")
+    header = f"{'metric':<28} {'unit':<7} {'bare':>9} {'taskplane':>10} {'ratio':>7} " \
+             f"{'bar':>8}  result"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row.metric:<28} {row.unit:<7} {row.bare:>9,.1f} {row.taskplane:>10,.1f} "
+              f"{row.ratio:>6.2f}x {row.bar_text:>8}  {row.verdict}"
+              + (f"  ({row.note})" if row.note else ""))
+    print("\nnotes: ratio = taskplane / bare; medians of the rounds unless said otherwise.")
+    if any(row.metric.startswith("drain") for row in rows):
+        print("  drain: timed from the first finished job to the last; bare done = queue lists "
+              "+ unacked hash empty (Redis),")
+        print("  taskplane done = COUNT(*) of completed rows = N (SQLite), polled every 20 ms.")
+    if any(row.metric.startswith("latency") for row in rows):
+        print("  latency: bare = noop_result.delay().get() (Redis result backend, pub/sub); "
+              "taskplane = POST /jobs over HTTP to")
+        print(f"  gunicorn, then SELECT status of the row every {args.poll_interval:g} ms on a "
+              "read-only SQLite connection (adds <= one interval).")
+    for note in notes:
+        print(f"  {note}")
+
+
+def parse_args(argv=None):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description="Measure bare Celery/Flask and Taskplane in one run and print each pair "
+        "with its ratio: (a) drain rate of a backlog of jobs, (b) POST /jobs throughput under "
+        "gunicorn with wrk, (c) submit->completed latency of sequential jobs. Starts its own "
+        "redis-server, SQLite database, Celery workers and gunicorn on 127.0.0.1 and stops "
+        "them at the end. Needs redis-server and wrk on PATH.")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller run: 1 round, 1,000 drain jobs, 5 s of wrk, 100 latency jobs "
+                        "(explicit options below still win)")
+    parser.add_argument("--jobs", type=int, help="backlog size for the drain measurement "
+                        "[default: 5000, 1000 with --quick]")
+    parser.add_argument("--duration", type=float, help="seconds of wrk per side "
+                        "[default: 10, 5 with --quick]")
+    parser.add_argument("--warmup", type=float, help="seconds of wrk warm-up per side "
+                        "before measuring [default: 2, 1 with --quick]")
+    parser.add_argument("--rounds", type=int, help="rounds of each measurement, bare and "
+                        "Taskplane alternating; the table shows medians (latency: pooled "
+                        "samples) [default: 3, 1 with --quick]")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections [default: 32]")
+    parser.add_argument("--latency-jobs", type=int, help="sequential jobs measured for "
+                        "latency [default: 300, 100 with --quick]")
+    parser.add_argument("--latency-warmup", type=int, default=20,
+                        help="sequential jobs run first and not measured [default: 20]")
+    parser.add_argument("--poll-interval", type=float, default=0.5,
+                        help="ms between polls of a Taskplane job's row in the latency run "
+                        "[default: 0.5]")
+    parser.add_argument("--drain-timeout", type=float, default=90,
+                        help="seconds one drain may take; then it is cut and the rate is that "
+                        "of the jobs finished so far [default: 90]")
+    parser.add_argument("--only", choices=("drain", "http", "latency"), action="append",
+                        help="run only this measurement (repeatable) [default: all three]")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp folder (database, process logs) and print its path")
+    args = parser.parse_args(argv)
+    defaults = {"jobs": (5000, 1000), "duration": (10, 5), "warmup": (2, 1), "rounds": (3, 1),
+                "latency_jobs": (300, 100)}
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+def _interrupt(signum, _frame):
+    """SIGTERM behaves like Ctrl-C: unwind so every started process is stopped."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None) -> int:
+    """Run the selected measurements and print the report; 0 when they ran (even with MISS)."""
+    args = parse_args(argv)
+    if shutil.which("wrk") is None and (not args.only or "http" in args.only):
+        print("wrk is not installed: apt-get install -y wrk (make bench does it)",
+              file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="taskplane-bench-"))
+        if args.keep:
+            print(f"run folder (kept): {folder}", file=sys.stderr)
+        else:
+            stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        redis_server = stack.enter_context(RedisServer(folder))
+        bench = Bench(args, folder, redis_server)
+        facts = machine_facts(redis_server)
+        try:
+            for name in ("drain", "http", "latency"):
+                if not args.only or name in args.only:
+                    getattr(bench, f"measure_{name}")()
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+        bench.notes.append(f"whole run: {time.monotonic() - started:.0f} s")
+        print_report(facts, bench.rows, bench.notes, args)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)

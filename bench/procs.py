@@ -1,0 +1,184 @@
+"""Processes the benchmark starts and always stops: redis-server, Celery workers, gunicorn.
+
+Each runs in its own session (so Ctrl-C in the terminal reaches only the benchmark,
+which then stops them in order), logs to a file in the run's temp folder, and listens
+on 127.0.0.1 only. Same recipes as tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+IDLE_QUEUE = "bench-idle"
+
+
+class BenchError(RuntimeError):
+    """Something the benchmark needs did not happen (a process died, a wait timed out)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; raise `BenchError` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Service:
+    """A subprocess in its own session whose output goes to `log_path`."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None):
+        self.name = name
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def check_alive(self) -> None:
+        """Raise `BenchError` with the tail of the log when the process has exited."""
+        if self.proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM (warm shutdown), then SIGKILL the whole process group if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.stop()
+
+
+class RedisServer(Service):
+    """A private redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, folder: Path):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError("redis-server is not installed (`make bench` installs it)")
+        self.port = free_port()
+        super().__init__("redis-server", [binary, "--port", str(self.port), "--bind",
+                                          "127.0.0.1", "--save", "", "--appendonly", "no",
+                                          "--dir", str(folder)], folder / "redis.log")
+        self.client = redis.Redis(port=self.port)
+        wait_until(self._answers, 10, message="redis-server")
+
+    def _answers(self) -> bool:
+        self.check_alive()
+        try:
+            return self.client.ping()
+        except redis.ConnectionError:
+            return False
+
+    def url(self, db: int = 0) -> str:
+        """The redis:// URL of database `db` on this server."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+class CeleryWorker(Service):
+    """`python -m celery -A <module> worker --pool=prefork --concurrency=2 ...`, as in tests.
+
+    With `paused=True` it consumes only an empty queue until `consume()` is called, so a
+    backlog can be timed from the moment the worker is ready, not from process start.
+    """
+
+    def __init__(self, module: str, env: dict, log_path: Path, *, paused: bool = False,
+                 concurrency: int = 2):
+        self.hostname = f"bench-{uuid.uuid4().hex[:8]}@localhost"
+        argv = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool=prefork",
+                f"--concurrency={concurrency}", "--loglevel=INFO",
+                f"--hostname={self.hostname}", "--without-mingle", "--without-gossip"]
+        if paused:
+            argv.append(f"--queues={IDLE_QUEUE}")
+        super().__init__(f"worker {module}", argv, log_path, env)
+
+    def wait_ready(self, control_app, timeout: float = 60) -> None:
+        """Block until the worker answers a ping sent through `control_app`'s broker."""
+
+        def pong():
+            self.check_alive()
+            replies = control_app.control.ping(destination=[self.hostname], timeout=0.5) or []
+            return any(self.hostname in reply for reply in replies)
+
+        wait_until(pong, timeout, interval=0.1, message=f"{self.name} ping")
+
+    def consume(self, control_app, queue: str) -> None:
+        """Tell a paused worker to start consuming `queue` (waits for its acknowledgement)."""
+        replies = control_app.control.add_consumer(queue, destination=[self.hostname],
+                                                   reply=True, timeout=5)
+        if not replies:
+            raise BenchError(f"{self.name} did not acknowledge add_consumer({queue!r})")
+
+
+class Gunicorn(Service):
+    """`gunicorn --bind 127.0.0.1:PORT --workers 2 <app>` (sync workers, no access log)."""
+
+    def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2):
+        self.port = free_port()
+        argv = [str(Path(sys.executable).parent / "gunicorn"), "--bind",
+                f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", "sync",
+                app_spec]
+        super().__init__(f"gunicorn {app_spec}", argv, log_path, env)
+        wait_until(self._answers, 60, interval=0.1, message=f"{self.name} /livez")
+        wait_until(lambda: self._booted() >= workers, 60, interval=0.1,
+                   message=f"{self.name} workers")
+
+    def _answers(self) -> bool:
+        self.check_alive()
+        try:
+            return http_request(self.port, "GET", "/livez")[0] == 200
+        except OSError:
+            return False
+
+    def _booted(self) -> int:
+        return self.log_path.read_text(errors="replace").count("Booting worker with pid")
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def http_request(port: int, method: str, path: str, body: bytes | None = None,
+                 headers: dict | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    """One HTTP request to 127.0.0.1:`port` on a fresh connection; (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
