@@ -51,7 +51,9 @@ def build(settings, catalog) -> dict:
         "worker_prefetch_multiplier": 1,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
-        "task_queues": [Queue(name) for name in queues(catalog)],
+        # Each queue bound by its own name: with one shared routing key, a direct exchange
+        # would copy every message into every queue.
+        "task_queues": [Queue(name, routing_key=name) for name in queues(catalog)],
         "task_default_queue": "default",
         "worker_hijack_root_logger": False,
         "beat_schedule": {
