@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -51,6 +51,9 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    transitions: Mapped[list[JobTransition]] = relationship(
+        order_by="JobTransition.id", passive_deletes=True)
 
 
 class JobTransition(Base):

@@ -101,4 +101,6 @@ def run_command(ctx, job_type, payload: dict) -> dict:
         raise
     finally:
         kill_group(proc)
+        for pump in pumps:  # every line is buffered before the attempt's end is stored
+            pump.join(timeout=KILL_GRACE_SECONDS)
         shutil.rmtree(root, ignore_errors=True)

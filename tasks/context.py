@@ -1,15 +1,27 @@
-"""`ctx`, the handle a job handler gets: logs, progress, cancel and who the job is for."""
+"""`ctx`, the handle a job handler gets: logs, progress, cancel and who the job is for.
+
+Log lines are buffered and stored in batches (at most `LOG_FLUSH_SECONDS` late, and
+with the attempt's final status change at the end), so a chatty or a short job does
+not pay one database transaction per line. One heartbeat thread per worker process
+renews the leases of the attempts it runs, flushes their logs and notices cancel
+requests.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
 
 from app.services import jobs
 from tasks.errors import JobCancelled
 
 logger = logging.getLogger("taskplane.job")
+
+LOG_FLUSH_SECONDS = 0.2
+LOG_FLUSH_LINES = 200
 
 
 class JobContext:
@@ -23,12 +35,15 @@ class JobContext:
         self.actor = job.actor
         self.attempt = job.attempts
         self.payload = job.payload
-        self._lease_seconds = lease_seconds
-        self._heartbeat_seconds = heartbeat_seconds
+        self.lease_seconds = lease_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.next_beat = time.monotonic() + heartbeat_seconds
         self._cancel = threading.Event()
-        self._stop = threading.Event()
         self._on_cancel = []
-        self._thread = None
+        self._logs = []
+        self._logs_since = None
+        self._lock = threading.Lock()
+        self._store_lock = threading.Lock()  # one writer at a time keeps log ids in order
 
     # -- for handlers ----------------------------------------------------------------------
 
@@ -40,6 +55,7 @@ class JobContext:
     def progress(self, fraction: float, step: str | None = None) -> None:
         """Report progress between 0 and 1, with the step being worked on."""
         self.check_cancelled()
+        self.flush_logs()
         jobs.set_progress(self.job_id, self.attempt, fraction, step)
 
     def cancelled(self) -> bool:
@@ -55,46 +71,109 @@ class JobContext:
 
     def write_log(self, message: str, *, level: str = "info", stream: str = "log",
                   **fields) -> None:
-        """Store a log line even after cancel (command output, the runner's own notes)."""
+        """Buffer a log line even after cancel (command output, the runner's own notes)."""
         if fields:
             message = json.dumps({"msg": message, "level": level, "tenant": self.tenant,
                                   "project": self.project, "job_id": self.job_id,
                                   "job_type": self.job_type, "attempt": self.attempt,
                                   **fields}, default=str)
-        jobs.append_log(self.job_id, self.attempt, message, stream=stream, level=level)
+        entry = jobs.log_entry(self.job_id, self.attempt, message, stream=stream, level=level)
+        with self._lock:
+            self._logs.append(entry)
+            if self._logs_since is None:
+                self._logs_since = time.monotonic()
+            full = len(self._logs) >= LOG_FLUSH_LINES
+        if full:
+            self.flush_logs()
+
+    def _take_logs(self) -> list:
+        with self._lock:
+            entries, self._logs, self._logs_since = self._logs, [], None
+        return entries
+
+    def flush_logs(self, older_than: float = 0.0) -> None:
+        """Store the buffered lines now (or only when the oldest is `older_than` seconds old)."""
+        with self._lock:
+            since = self._logs_since
+        if since is None or time.monotonic() - since < older_than:
+            return
+        with self._store_lock:
+            entries = self._take_logs()
+            if entries:
+                jobs.store_logs(entries)
+
+    def finish(self, end, *args, **kwargs):
+        """Run the attempt's final status change `end`, storing the buffered lines with it."""
+        HEARTBEATS.remove(self)
+        with self._store_lock:
+            return end(*args, logs=self._take_logs(), **kwargs)
 
     def on_cancel(self, callback) -> None:
-        """Call `callback` (once) when cancel is asked, from the heartbeat thread."""
+        """Call `callback` when cancel is asked (from the heartbeat thread)."""
         self._on_cancel.append(callback)
         if self._cancel.is_set():
             callback()
 
+    def stop(self) -> None:
+        """Mark the attempt as asked to stop and run the cancel callbacks."""
+        self._cancel.set()
+        for callback in self._on_cancel:
+            callback()
+
+    def beat(self) -> None:
+        """Renew the lease; stop the attempt when cancel was asked or the lease was lost."""
+        self.next_beat = time.monotonic() + self.heartbeat_seconds
+        wanted = jobs.heartbeat(self.job_id, self.attempt, self.lease_seconds)
+        if (wanted is None or wanted) and not self._cancel.is_set():
+            self.stop()
+
     def __enter__(self):
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.job_id}",
-                                        daemon=True)
-        self._thread.start()
+        HEARTBEATS.add(self)
         return self
 
     def __exit__(self, *_exc):
-        self._stop.set()
-        self._thread.join(timeout=self._heartbeat_seconds * 5)
+        HEARTBEATS.remove(self)
 
-    def _beat(self) -> None:
-        """Extend the lease and watch for a cancel request until the attempt ends."""
+
+class Heartbeats:
+    """The one thread per worker process that keeps its running attempts' leases alive."""
+
+    TICK_SECONDS = 0.05
+
+    def __init__(self):
+        self._active: dict[int, JobContext] = {}
+        self._lock = threading.Lock()
+        self._pid = None
+
+    def add(self, ctx: JobContext) -> None:
+        """Watch `ctx` until `remove`; starts the thread in this process on first use."""
+        with self._lock:
+            self._active[id(ctx)] = ctx
+            if self._pid != os.getpid():  # first use, or a fresh fork
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="taskplane-heartbeat",
+                                 daemon=True).start()
+
+    def remove(self, ctx: JobContext) -> None:
+        """Stop watching `ctx`."""
+        with self._lock:
+            self._active.pop(id(ctx), None)
+
+    def _run(self) -> None:
         from app.extensions import db
 
-        try:
-            while not self._stop.wait(self._heartbeat_seconds):
+        while True:
+            time.sleep(self.TICK_SECONDS)
+            with self._lock:
+                watched = list(self._active.values())
+            for ctx in watched:
                 try:
-                    wanted = jobs.heartbeat(self.job_id, self.attempt, self._lease_seconds)
-                except Exception:
-                    logger.exception("heartbeat of job %s failed", self.job_id)
+                    ctx.flush_logs(older_than=LOG_FLUSH_SECONDS)
+                    if time.monotonic() >= ctx.next_beat:
+                        ctx.beat()
+                except Exception:  # a missed beat is retried next tick
+                    logger.exception("heartbeat of job %s failed", ctx.job_id)
                     db.session.rollback()
-                    continue
-                if wanted is None or wanted:  # None: the attempt is no longer ours
-                    self._cancel.set()
-                    for callback in self._on_cancel:
-                        callback()
-                    return
-        finally:
-            db.session.remove()
+
+
+HEARTBEATS = Heartbeats()

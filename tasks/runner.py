@@ -75,22 +75,22 @@ class JobExecutor:
         try:
             value = _json_result(self._handle(ctx))
         except JobCancelled:
-            jobs.finish_cancelled(self.job_id, ctx.attempt)
+            ctx.finish(jobs.finish_cancelled, self.job_id, ctx.attempt)
             return {"job_id": self.job_id, "outcome": "cancelled"}
         except SoftTimeLimitExceeded as exc:
             ctx.write_log(f"soft time limit of {self.job_type.soft_time_limit}s exceeded",
                           level="error")
-            jobs.fail(self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
+            ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
             raise
         except Exception as exc:
             will_retry = (isinstance(exc, self.task.autoretry_for)
                           and self.task.request.retries < self.task.max_retries)
             ctx.write_log(f"attempt {ctx.attempt} failed: {type(exc).__name__}: {exc}",
                           level="error")
-            jobs.fail(self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
-                      will_retry=will_retry)
+            ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
+                       will_retry=will_retry)
             raise
-        jobs.complete(self.job_id, ctx.attempt, value)
+        ctx.finish(jobs.complete, self.job_id, ctx.attempt, value)
         return {"job_id": self.job_id, "outcome": "completed"}
 
     def _handle(self, ctx: JobContext):

@@ -13,7 +13,7 @@ import json
 import logging
 
 import marshmallow as ma
-from sqlalchemy import select, update
+from sqlalchemy import false, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import Permission, Principal
@@ -64,8 +64,13 @@ def _fingerprint(job_type: str, payload: dict, project: str, priority: int) -> s
 
 def _record(session, job: Job, detail: str | None = None, **event_data) -> None:
     """Timeline entry and governance event for the status `job` just entered."""
-    session.add(JobTransition(job_id=job.id, status=job.status, attempt=job.attempts,
-                              at=job.updated_at, detail=detail))
+    transition = JobTransition(job_id=job.id, status=job.status, attempt=job.attempts,
+                               at=job.updated_at, detail=detail)
+    state = inspect(job)
+    if state.pending or "transitions" not in state.unloaded:
+        job.transitions.append(transition)  # keeps a timeline already in memory true
+    else:
+        session.add(transition)
     events.emit_for_job_status(session, job, **event_data)
 
 
@@ -87,7 +92,8 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
               project=project, actor=principal.actor, payload=payload, priority=priority,
               max_retries=spec.max_retries, idempotency_key=idempotency_key,
               request_fingerprint=fingerprint, trace_id=trace_id, created_at=now,
-              updated_at=now, progress=0.0, attempts=0, cancel_requested=False)
+              updated_at=now, progress=0.0, attempts=0, cancel_requested=False,
+              dispatched_at=now)
     session.add(job)
     _record(session, job, reason=principal.reason)
     try:
@@ -112,14 +118,19 @@ def _by_idempotency_key(session, principal, key, fingerprint) -> Job | None:
 
 
 def publish(job: Job, countdown: float | None = None) -> bool:
-    """Send the job's message and note when; a broker failure leaves it to the sweeper."""
+    """Send the job's message; when the broker fails, mark it undispatched for the sweeper.
+
+    Callers store `dispatched_at` with the change that queues the job, so a healthy
+    submit costs one transaction; only a failed send writes again.
+    """
     try:
         dispatch.send_job(job.id, job.job_type, job.priority, countdown=countdown)
     except Exception:
         logger.exception("dispatch of job %s failed; the sweeper will retry", job.id)
+        db.session.rollback()
+        db.session.execute(update(Job).where(Job.id == job.id).values(dispatched_at=None))
+        db.session.commit()
         return False
-    db.session.execute(update(Job).where(Job.id == job.id).values(dispatched_at=utcnow()))
-    db.session.commit()
     return True
 
 
@@ -148,8 +159,7 @@ def list_jobs(principal: Principal, filters: dict, cursor: str | None, limit: in
 
 def timeline(job: Job) -> list[JobTransition]:
     """The job's status changes, oldest first."""
-    stmt = select(JobTransition).where(JobTransition.job_id == job.id).order_by(JobTransition.id)
-    return list(db.session.scalars(stmt))
+    return list(job.transitions)
 
 
 def logs(job: Job, since: int, limit: int) -> list[JobLog]:
@@ -179,16 +189,23 @@ def _require_manage(principal: Principal, job: Job) -> None:
     principal.require(Permission.MANAGE_TENANT_JOBS)
 
 
-def _cas(job_id: str, where: tuple, **values) -> bool:
-    """Compare-and-set on one job row; True when this call made the change."""
+def _cas(job_id: str, where: tuple, **values) -> Job | None:
+    """Compare-and-set on one job row: the updated job when this call made the change."""
     values.setdefault("updated_at", utcnow())
-    stmt = update(Job).where(Job.id == job_id, *where).values(**values)
-    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 1
+    stmt = (update(Job).where(Job.id == job_id, *where).values(**values).returning(Job)
+            .execution_options(populate_existing=True, synchronize_session=False))
+    return db.session.scalars(stmt).one_or_none()
 
 
-def _commit_transition(job_id: str, detail: str | None = None, **event_data) -> Job:
-    job = db.session.get(Job, job_id, populate_existing=True)
-    _record(db.session, job, detail, **event_data)
+def _transition(job_id: str, where: tuple, *, detail: str | None = None, logs=(),
+                event: dict | None = None, **values) -> Job | None:
+    """CAS the row, then commit it with its timeline entry, event and pending log lines."""
+    db.session.add_all(logs)
+    job = _cas(job_id, where, **values)
+    if job is None:
+        db.session.rollback()
+        return None
+    _record(db.session, job, detail, **(event or {}))
     db.session.commit()
     return job
 
@@ -197,13 +214,16 @@ def cancel(principal: Principal, job_id: str) -> Job:
     """Cancel a queued job at once, or ask a running one to stop; 409 when terminal."""
     job = get(principal, job_id)
     _require_manage(principal, job)
-    if not _cas(job.id, (Job.status.notin_(TERMINAL),), cancel_requested=True):
+    if _cas(job.id, (Job.status.notin_(TERMINAL),), cancel_requested=True) is None:
         db.session.rollback()
         raise Conflict(f"job is already {job.status}", details={"status": job.status})
-    if _cas(job.id, (Job.status.in_(WAITING),), status="cancelled", completed_at=utcnow()):
-        return _commit_transition(job.id, detail=f"cancelled by {principal.actor}",
-                                  reason=principal.reason)
-    db.session.commit()
+    db.session.commit()  # from here on no worker can claim it, and a running one will stop
+    cancelled = _transition(job.id, (Job.status.in_(WAITING),), status="cancelled",
+                            completed_at=utcnow(), detail=f"cancelled by {principal.actor}",
+                            event={"reason": principal.reason})
+    if cancelled is not None:
+        return cancelled
+    db.session.commit()  # running: the worker sees cancel_requested at its next heartbeat
     return refresh(job)
 
 
@@ -211,17 +231,16 @@ def retry(principal: Principal, job_id: str) -> Job:
     """Queue a failed or cancelled job again as a new attempt; 409 otherwise."""
     job = get(principal, job_id)
     _require_manage(principal, job)
-    if not _cas(job.id, (Job.status.in_(RETRYABLE_STATES),), status="queued",
-                cancel_requested=False, error=None, result=None, progress=0.0,
-                current_step=None, completed_at=None, dispatched_at=None,
-                lease_expires_at=None):
-        db.session.rollback()
+    queued = _transition(job.id, (Job.status.in_(RETRYABLE_STATES),), status="queued",
+                         cancel_requested=False, error=None, result=None, progress=0.0,
+                         current_step=None, completed_at=None, dispatched_at=utcnow(),
+                         lease_expires_at=None, detail=f"retried by {principal.actor}",
+                         event={"reason": principal.reason})
+    if queued is None:
         raise Conflict(f"only failed or cancelled jobs can be retried; job is {job.status}",
                        details={"status": job.status})
-    job = _commit_transition(job.id, detail=f"retried by {principal.actor}",
-                             reason=principal.reason)
-    publish(job)
-    return job
+    publish(queued)
+    return queued
 
 
 # --- worker side -------------------------------------------------------------------------
@@ -233,33 +252,32 @@ def claim(job_id: str, worker: str, lease_seconds: float) -> tuple[str, Job | No
     claimable = (Job.cancel_requested.is_(False),
                  Job.status.in_(WAITING)
                  | ((Job.status == "running") & (Job.lease_expires_at < now)))
-    if _cas(job_id, claimable, status="running", attempts=Job.attempts + 1, started_at=now,
-            worker=worker, lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
-            updated_at=now):
-        return "claimed", _commit_transition(job_id, detail=f"on {worker}", worker=worker)
-    db.session.rollback()
+    job = _transition(job_id, claimable, status="running", attempts=Job.attempts + 1,
+                      started_at=now, worker=worker, updated_at=now,
+                      lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                      detail=f"on {worker}", event={"worker": worker})
+    if job is not None:
+        return "claimed", job
     job = db.session.get(Job, job_id, populate_existing=True)
     if job is None or job.status in TERMINAL:
         return "skip", job
     if job.status in WAITING and job.cancel_requested:
-        if _cas(job_id, (Job.status.in_(WAITING),), status="cancelled", completed_at=now):
-            _commit_transition(job_id, detail="cancelled before it started")
+        _transition(job_id, (Job.status.in_(WAITING),), status="cancelled", completed_at=now,
+                    detail="cancelled before it started")
         return "skip", job
     return "busy", job
 
 
-def _running(job_id: str, attempt: int) -> tuple:
+def _running(attempt: int) -> tuple:
     return (Job.status == "running", Job.attempts == attempt)
 
 
 def heartbeat(job_id: str, attempt: int, lease_seconds: float) -> bool | None:
     """Extend the attempt's lease; returns whether cancel was asked (None: attempt is gone)."""
     expires = utcnow() + dt.timedelta(seconds=lease_seconds)
-    alive = _cas(job_id, _running(job_id, attempt), lease_expires_at=expires)
+    job = _cas(job_id, _running(attempt), lease_expires_at=expires)
     db.session.commit()
-    if not alive:
-        return None
-    return db.session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    return None if job is None else job.cancel_requested
 
 
 def set_progress(job_id: str, attempt: int, fraction: float, step: str | None) -> None:
@@ -267,74 +285,88 @@ def set_progress(job_id: str, attempt: int, fraction: float, step: str | None) -
     values = {"progress": max(0.0, min(1.0, float(fraction)))}
     if step is not None:
         values["current_step"] = step[:256]
-    _cas(job_id, _running(job_id, attempt), **values)
+    _cas(job_id, _running(attempt), **values)
     db.session.commit()
 
 
-def append_log(job_id: str, attempt: int, message: str, *, stream: str = "log",
-               level: str = "info") -> None:
-    """Store one log line of a job, cut to the configured maximum length."""
+def log_entry(job_id: str, attempt: int, message: str, *, stream: str = "log",
+              level: str = "info") -> JobLog:
+    """A log line of a job, cut to the configured maximum length, not yet stored."""
     limit = runtime.settings.max_log_line
     if len(message) > limit:
         message = message[:limit] + "…[truncated]"
-    db.session.add(JobLog(job_id=job_id, attempt=attempt, stream=stream, level=level,
-                          message=message, at=utcnow()))
+    return JobLog(job_id=job_id, attempt=attempt, stream=stream, level=level,
+                  message=message, at=utcnow())
+
+
+def store_logs(entries: list[JobLog]) -> None:
+    """Store log lines in one transaction."""
+    db.session.add_all(entries)
     db.session.commit()
 
 
-def complete(job_id: str, attempt: int, result) -> bool:
+def complete(job_id: str, attempt: int, result, logs=()) -> bool:
     """Finish the attempt as completed with `result`; False if it was no longer ours."""
-    if not _cas(job_id, _running(job_id, attempt), status="completed", result=result,
-                progress=1.0, completed_at=utcnow(), error=None, lease_expires_at=None):
-        db.session.rollback()
-        return False
-    _commit_transition(job_id)
-    return True
+    return _transition(job_id, _running(attempt), status="completed", result=result,
+                       progress=1.0, completed_at=utcnow(), error=None,
+                       lease_expires_at=None, logs=logs) is not None
 
 
-def finish_cancelled(job_id: str, attempt: int) -> bool:
+def finish_cancelled(job_id: str, attempt: int, logs=()) -> bool:
     """Finish a running attempt that honoured a cancel request."""
-    if not _cas(job_id, _running(job_id, attempt), status="cancelled", completed_at=utcnow(),
-                lease_expires_at=None):
-        db.session.rollback()
-        return False
-    _commit_transition(job_id, detail="stopped on request")
-    return True
+    return _transition(job_id, _running(attempt), status="cancelled", completed_at=utcnow(),
+                       lease_expires_at=None, detail="stopped on request",
+                       logs=logs) is not None
 
 
 def fail(job_id: str, error: dict, attempt: int | None = None, *, will_retry: bool = False,
-         countdown: float | None = None) -> bool:
-    """Finish a running attempt as `retrying` (another comes) or `failed` (budget spent)."""
-    where = (_running(job_id, attempt) if attempt is not None
-             else (Job.status == "running",))
+         logs=()) -> bool:
+    """Finish an attempt as `retrying` (another comes) or `failed` (budget spent).
+
+    Without `attempt` (Celery saw the failure first, e.g. a hard time limit), any
+    unfinished attempt of the job is failed.
+    """
+    where = (_running(attempt) if attempt is not None
+             else (Job.status.in_(("running", "retrying")),))
     values = {"status": "retrying" if will_retry else "failed", "error": error,
               "lease_expires_at": None}
     if not will_retry:
         values["completed_at"] = utcnow()
-    if not _cas(job_id, where, **values):
-        db.session.rollback()
-        return False
-    extra = {"error": error.get("message")}
-    if countdown is not None:
-        extra["countdown"] = countdown
-    _commit_transition(job_id, detail=error.get("message"), **extra)
-    return True
+    return _transition(job_id, where, detail=error.get("message"), logs=logs,
+                       event={"error": error.get("message")}, **values) is not None
+
+
+def _lost_messages(now: dt.datetime, grace: dt.timedelta):
+    """Queued jobs dispatched a while ago whose queue is empty: their message is gone."""
+    try:
+        depths = dispatch.queue_depths()
+    except Exception:  # noqa: BLE001 - broker down: nothing can be told, or published
+        return false()
+    types = [jt.name for jt in runtime.catalog.values() if depths.get(jt.queue, 1) == 0]
+    return ((Job.status == "queued") & (Job.dispatched_at < now - grace)
+            & Job.job_type.in_(types))
 
 
 def redispatch_stalled(now: dt.datetime | None = None) -> list[str]:
-    """Publish again jobs whose message may be gone; duplicates are harmless (claim is CAS)."""
+    """Publish again jobs whose message may be gone; duplicates are harmless (claim is CAS).
+
+    Stalled are: queued jobs whose send failed, queued jobs still waiting once their
+    queue has drained (the web process died between commit and send), running jobs
+    whose lease lapsed long ago, and retrying jobs whose retry is overdue.
+    """
     now = now or utcnow()
     settings = runtime.settings
     grace = dt.timedelta(seconds=settings.dispatch_grace_seconds)
     backoff_max = max((jt.retry_backoff_max for jt in runtime.catalog.values()), default=60)
     stalled = select(Job).where(
         ((Job.status == "queued") & Job.dispatched_at.is_(None) & (Job.created_at < now - grace))
+        | _lost_messages(now, grace)
         | ((Job.status == "running") & (Job.lease_expires_at < now - grace))
         | ((Job.status == "retrying")
            & (Job.updated_at < now - grace - dt.timedelta(seconds=backoff_max)))
     ).limit(1000)
-    ids = []
-    for job in db.session.scalars(stalled).all():
-        if job.job_type in runtime.catalog and publish(job):
-            ids.append(job.id)
-    return ids
+    jobs = db.session.scalars(stalled).all()
+    db.session.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
+                       .values(dispatched_at=now))
+    db.session.commit()
+    return [job.id for job in jobs if job.job_type in runtime.catalog and publish(job)]
