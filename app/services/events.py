@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.db import utcnow
-from app.models import GovernanceEvent, Job
+from app.models import GovernanceEvent
 from app.services.pagination import Page, paginate
 
 logger = logging.getLogger("taskplane.events")
@@ -23,38 +23,29 @@ JOB_STATUS_EVENTS = {
 }
 
 
-def emit(session, event_type: str, *, tenant: str, job: Job | None = None, **data) -> None:
-    """Add one governance event to `session` (committed with the caller's change)."""
-    event = GovernanceEvent(type=event_type, at=utcnow(), tenant=tenant, data=data)
+def emit(session, event_type: str, *, tenant: str, job=None, **data) -> None:
+    """Insert one governance event in `session`'s transaction (committed with the change).
+
+    `job` is a job row (ORM object or Core row): its type, project, actor, attempt and
+    trace id go with the event.
+    """
+    event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": None,
+             "actor": None, "job_id": None, "job_type": None, "attempt": None,
+             "max_retries": None, "trace_id": None}
     if job is not None:
-        event.project = job.project
-        event.actor = job.actor
-        event.job_id = job.id
-        event.job_type = job.job_type
-        event.attempt = job.attempts
-        event.max_retries = job.max_retries
-        event.trace_id = job.trace_id
+        event.update(project=job.project, actor=job.actor, job_id=job.id,
+                     job_type=job.job_type, attempt=job.attempts,
+                     max_retries=job.max_retries, trace_id=job.trace_id)
         data.setdefault("log", f"/jobs/{job.id}/logs")
-    session.add(event)
-    record = {
-        "event": event_type,
-        "tenant": tenant,
-        "project": event.project,
-        "actor": event.actor,
-        "job_id": event.job_id,
-        "job_type": event.job_type,
-        "attempt": event.attempt,
-        "max_retries": event.max_retries,
-        "trace_id": event.trace_id,
-        "at": event.at.isoformat(),
-        **data,
-    }
+    session.execute(insert(GovernanceEvent.__table__), [dict(event, data=data)])
+    record = {"event": event_type, **{k: v for k, v in event.items() if k != "type"},
+              "at": event["at"].isoformat(), **data}
     warn = event_type.endswith(("failed", "exceeded", "warning"))
     level = logging.WARNING if warn else logging.INFO
     logger.log(level, json.dumps(record, default=str))
 
 
-def emit_for_job_status(session, job: Job, **data) -> None:
+def emit_for_job_status(session, job, **data) -> None:
     """The governance event that goes with `job` having just entered its current status."""
     emit(session, JOB_STATUS_EVENTS[job.status], tenant=job.tenant, job=job, **data)
 

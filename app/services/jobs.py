@@ -13,7 +13,7 @@ import json
 import logging
 
 import marshmallow as ma
-from sqlalchemy import false, inspect, select, update
+from sqlalchemy import false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import Permission, Principal
@@ -26,6 +26,7 @@ from app.services.pagination import Page, paginate
 
 logger = logging.getLogger("taskplane.jobs")
 
+JOBS, TRANSITIONS, LOGS = Job.__table__, JobTransition.__table__, JobLog.__table__
 TERMINAL = ("completed", "failed", "cancelled")
 WAITING = ("queued", "retrying")
 RETRYABLE_STATES = ("failed", "cancelled")
@@ -62,16 +63,13 @@ def _fingerprint(job_type: str, payload: dict, project: str, priority: int) -> s
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _record(session, job: Job, detail: str | None = None, **event_data) -> None:
-    """Timeline entry and governance event for the status `job` just entered."""
-    transition = JobTransition(job_id=job.id, status=job.status, attempt=job.attempts,
-                               at=job.updated_at, detail=detail)
-    state = inspect(job)
-    if state.pending or "transitions" not in state.unloaded:
-        job.transitions.append(transition)  # keeps a timeline already in memory true
-    else:
-        session.add(transition)
+def _record(session, job, detail: str | None = None, **event_data) -> dict:
+    """Insert the timeline entry and governance event for the status `job` just entered."""
+    transition = {"job_id": job.id, "status": job.status, "attempt": job.attempts,
+                  "at": job.updated_at, "detail": detail}
+    session.execute(insert(TRANSITIONS), [transition])
     events.emit_for_job_status(session, job, **event_data)
+    return transition
 
 
 def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
@@ -88,15 +86,16 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
         if existing is not None:
             return existing, False
     now = utcnow()
-    job = Job(id=new_id(), job_type=job_type, status="queued", tenant=principal.tenant,
-              project=project, actor=principal.actor, payload=payload, priority=priority,
-              max_retries=spec.max_retries, idempotency_key=idempotency_key,
-              request_fingerprint=fingerprint, trace_id=trace_id, created_at=now,
-              updated_at=now, progress=0.0, attempts=0, cancel_requested=False,
-              dispatched_at=now)
-    session.add(job)
-    _record(session, job, reason=principal.reason)
+    values = dict(id=new_id(), job_type=job_type, status="queued", tenant=principal.tenant,
+                  project=project, actor=principal.actor, payload=payload, priority=priority,
+                  max_retries=spec.max_retries, idempotency_key=idempotency_key,
+                  request_fingerprint=fingerprint, trace_id=trace_id, created_at=now,
+                  updated_at=now, progress=0.0, attempts=0, cancel_requested=False,
+                  dispatched_at=now)
+    job = Job(**values)  # not added to the session: the rows go in with plain INSERTs
     try:
+        session.execute(insert(JOBS), [values])
+        job.transitions = [JobTransition(**_record(session, job, reason=principal.reason))]
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -189,18 +188,18 @@ def _require_manage(principal: Principal, job: Job) -> None:
     principal.require(Permission.MANAGE_TENANT_JOBS)
 
 
-def _cas(job_id: str, where: tuple, **values) -> Job | None:
-    """Compare-and-set on one job row: the updated job when this call made the change."""
+def _cas(job_id: str, where: tuple, **values):
+    """Compare-and-set on one job row: the updated row when this call made the change."""
     values.setdefault("updated_at", utcnow())
-    stmt = (update(Job).where(Job.id == job_id, *where).values(**values).returning(Job)
-            .execution_options(populate_existing=True, synchronize_session=False))
-    return db.session.scalars(stmt).one_or_none()
+    stmt = update(JOBS).where(JOBS.c.id == job_id, *where).values(**values).returning(*JOBS.c)
+    return db.session.execute(stmt).one_or_none()
 
 
 def _transition(job_id: str, where: tuple, *, detail: str | None = None, logs=(),
-                event: dict | None = None, **values) -> Job | None:
+                event: dict | None = None, **values):
     """CAS the row, then commit it with its timeline entry, event and pending log lines."""
-    db.session.add_all(logs)
+    if logs:
+        db.session.execute(insert(LOGS), list(logs))
     job = _cas(job_id, where, **values)
     if job is None:
         db.session.rollback()
@@ -218,12 +217,9 @@ def cancel(principal: Principal, job_id: str) -> Job:
         db.session.rollback()
         raise Conflict(f"job is already {job.status}", details={"status": job.status})
     db.session.commit()  # from here on no worker can claim it, and a running one will stop
-    cancelled = _transition(job.id, (Job.status.in_(WAITING),), status="cancelled",
-                            completed_at=utcnow(), detail=f"cancelled by {principal.actor}",
-                            event={"reason": principal.reason})
-    if cancelled is not None:
-        return cancelled
-    db.session.commit()  # running: the worker sees cancel_requested at its next heartbeat
+    # Queued: cancelled now. Running: the worker sees cancel_requested at its next heartbeat.
+    _transition(job.id, (Job.status.in_(WAITING),), status="cancelled", completed_at=utcnow(),
+                detail=f"cancelled by {principal.actor}", event={"reason": principal.reason})
     return refresh(job)
 
 
@@ -240,7 +236,7 @@ def retry(principal: Principal, job_id: str) -> Job:
         raise Conflict(f"only failed or cancelled jobs can be retried; job is {job.status}",
                        details={"status": job.status})
     publish(queued)
-    return queued
+    return refresh(job)
 
 
 # --- worker side -------------------------------------------------------------------------
@@ -290,18 +286,18 @@ def set_progress(job_id: str, attempt: int, fraction: float, step: str | None) -
 
 
 def log_entry(job_id: str, attempt: int, message: str, *, stream: str = "log",
-              level: str = "info") -> JobLog:
+              level: str = "info") -> dict:
     """A log line of a job, cut to the configured maximum length, not yet stored."""
     limit = runtime.settings.max_log_line
     if len(message) > limit:
         message = message[:limit] + "…[truncated]"
-    return JobLog(job_id=job_id, attempt=attempt, stream=stream, level=level,
-                  message=message, at=utcnow())
+    return {"job_id": job_id, "attempt": attempt, "stream": stream, "level": level,
+            "message": message, "at": utcnow()}
 
 
-def store_logs(entries: list[JobLog]) -> None:
+def store_logs(entries: list[dict]) -> None:
     """Store log lines in one transaction."""
-    db.session.add_all(entries)
+    db.session.execute(insert(LOGS), entries)
     db.session.commit()
 
 
