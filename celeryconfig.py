@@ -55,7 +55,6 @@ def build(settings, catalog) -> dict:
         # would copy every message into every queue.
         "task_queues": [Queue(name, routing_key=name) for name in queues(catalog)],
         "task_default_queue": "default",
-        "worker_hijack_root_logger": False,
         "beat_schedule": {
             "sweep-jobs": {
                 "task": "taskplane.sweep",

@@ -49,5 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(authenticate)
     app.after_request(echo_request_id)
     app.teardown_appcontext(lambda _exc: db.session.remove())
+    if not logging.getLogger().handlers:  # gunicorn leaves the root logger bare
+        logging.basicConfig(format="%(message)s")
     logging.getLogger("taskplane").setLevel(logging.INFO)
     return app

@@ -11,6 +11,7 @@ TOML file named by `TASKPLANE_COMMAND_TYPES`: an argv element written exactly
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -43,6 +44,11 @@ class JobType:
     max_active: int = 100
     max_per_hour: int = 1000
     max_payload_bytes: int = 64 * 1024
+
+    @functools.cached_property
+    def schema(self) -> ma.Schema:
+        """One reusable instance of the payload schema (marshmallow schemas are stateless)."""
+        return self.payload_schema()
 
     @property
     def task_name(self) -> str:

@@ -88,7 +88,12 @@ class Blueprint(flask_smorest.Blueprint):
     """Taskplane's Blueprint: unknown fields are refused in every location, query included."""
 
     def arguments(self, schema, *, unknown=ma.RAISE, **kwargs):
-        """`Blueprint.arguments`, refusing unknown fields (a mistyped filter is a 422)."""
+        """`Blueprint.arguments`, refusing unknown fields (a mistyped filter is a 422).
+
+        A schema class is instantiated once here, not by webargs on every request.
+        """
+        if isinstance(schema, type):
+            schema = schema()
         return super().arguments(schema, unknown=unknown, **kwargs)
 
 

@@ -51,9 +51,8 @@ def validate_payload(job_type_name: str, payload: dict) -> dict:
             "payload too large for this job type",
             details={"payload": [f"{size} bytes; at most {job_type.max_payload_bytes}"]},
         )
-    schema = job_type.payload_schema()
     try:
-        return schema.dump(schema.load(payload))
+        return job_type.schema.dump(job_type.schema.load(payload))
     except ma.ValidationError as exc:
         raise ValidationFailed("invalid payload", details={"payload": exc.messages}) from exc
 
