@@ -101,36 +101,21 @@ def jobs_list(ctx, status, job_type, project, limit) -> None:
                    f"{job['project']:<16} {job['created_at']}")
 
 
-@jobs.command("show")
-@click.argument("job_id")
-@click.pass_context
-def jobs_show(ctx, job_id) -> None:
-    """One job with its timeline."""
-    _show(_call(_client(ctx).job, job_id))
+def _job_command(name: str, method: str, help_text: str) -> None:
+    """`taskplane jobs NAME JOB_ID`: call `Client.<method>(job_id)` and print the answer."""
+
+    @jobs.command(name, help=help_text)
+    @click.argument("job_id")
+    @click.pass_context
+    def command(ctx, job_id) -> None:
+        _show(_call(getattr(_client(ctx), method), job_id))
 
 
-@jobs.command("cancel")
-@click.argument("job_id")
-@click.pass_context
-def jobs_cancel(ctx, job_id) -> None:
-    """Cancel a queued or running job."""
-    _show(_call(_client(ctx).cancel, job_id))
-
-
-@jobs.command("retry")
-@click.argument("job_id")
-@click.pass_context
-def jobs_retry(ctx, job_id) -> None:
-    """Re-run a failed or cancelled job."""
-    _show(_call(_client(ctx).retry, job_id))
-
-
-@jobs.command("result")
-@click.argument("job_id")
-@click.pass_context
-def jobs_result(ctx, job_id) -> None:
-    """The result of a completed job."""
-    _show(_call(_client(ctx).result, job_id))
+for _name, _method, _help in (("show", "job", "One job with its timeline."),
+                              ("cancel", "cancel", "Cancel a queued or running job."),
+                              ("retry", "retry", "Re-run a failed or cancelled job."),
+                              ("result", "result", "The result of a completed job.")):
+    _job_command(_name, _method, _help)
 
 
 @jobs.command("logs")

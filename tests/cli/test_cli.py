@@ -55,3 +55,20 @@ def test_api_errors_become_a_clear_message(api_url, tenant):
     assert "422 validation_failed" in result.output
     bad = run(api_url, tenant, "submit", "echo", "--project", "cli", "--payload", "{nope")
     assert bad.exit_code == 2 and "not JSON" in bad.output
+
+
+def test_jobs_show_result_cancel_and_retry(worker, api_url, tenant):
+    submitted = run(api_url, tenant, "submit", "echo", "--project", "cli",
+                    "--payload", '{"message": "kept"}', "--wait")
+    job_id = submitted.output.splitlines()[0]
+
+    shown = run(api_url, tenant, "jobs", "show", job_id)
+    assert shown.exit_code == 0 and json.loads(shown.output)["status"] == "completed"
+    result = run(api_url, tenant, "jobs", "result", job_id)
+    assert json.loads(result.output) == {"message": "kept"}
+    cancel = run(api_url, tenant, "jobs", "cancel", job_id)
+    assert cancel.exit_code == 1 and "409 conflict" in cancel.output
+    retry = run(api_url, tenant, "jobs", "retry", job_id)
+    assert retry.exit_code == 1 and "409 conflict" in retry.output
+    missing = run(api_url, tenant, "jobs", "show", "no-such-job")
+    assert missing.exit_code == 1 and "404 not_found" in missing.output
