@@ -1,0 +1,33 @@
+"""Worker entry point: `celery -A tasks worker|beat|flower` loads this module.
+
+It only calls the app factory (which configures the database, the catalog and the
+Celery app), then registers one task per job type and the signal handlers. Task
+modules are imported here, after configuration, because registering needs the catalog.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import create_app
+from app.extensions import celery_app, runtime
+
+flask_app: Flask = create_app()
+
+
+class FlaskTask(celery_app.Task):
+    """Runs each task inside the Flask app context, as Flask's Celery pattern does."""
+
+    def __call__(self, *args, **kwargs):
+        with flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+celery_app.Task = FlaskTask
+
+from tasks import signals, sweeper  # noqa: E402,F401 - registers handlers and beat task
+from tasks.runner import register_job_tasks  # noqa: E402
+
+register_job_tasks(celery_app, runtime.catalog)
+celery_app.set_default()
+app = celery_app
