@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/jobs.py` puts bench/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench.procs import (  # noqa: E402
-    BenchError,
+from tests.harness import (  # noqa: E402
     CeleryWorker,
     Gunicorn,
+    HarnessError,
     RedisServer,
     http_request,
 )
@@ -159,7 +159,7 @@ class Bench:
         """Drop every message left in the queues (after a measurement that only enqueues)."""
         self.bare.app.control.purge()
         if self.broker_backlog():
-            raise BenchError("queues still hold messages after purge")
+            raise HarnessError("queues still hold messages after purge")
 
     # -- (a) drain -------------------------------------------------------------------------
 
@@ -175,7 +175,7 @@ class Bench:
         limit = time.perf_counter() + self.args.drain_timeout
         while not (first := done()):
             if time.perf_counter() > limit:
-                raise BenchError(f"{worker.name} finished nothing in {self.args.drain_timeout}s")
+                raise HarnessError(f"{worker.name} finished nothing in {self.args.drain_timeout}s")
             time.sleep(0.001)
         start = time.perf_counter()
         while True:
@@ -218,7 +218,7 @@ class Bench:
 
         def completed() -> int:
             if conn.execute(count, (tenant, "failed")).fetchone()[0]:
-                raise BenchError("an echo job failed during the drain")
+                raise HarnessError("an echo job failed during the drain")
             return conn.execute(count, (tenant, "completed")).fetchone()[0]
 
         with self.worker("tasks", "drain-taskplane", paused=True) as worker:
@@ -349,12 +349,12 @@ class Bench:
                 status, data = http_request(server.port, "POST", "/jobs", body, headers)
                 posted = time.perf_counter()
                 if status != 202:
-                    raise BenchError(f"POST /jobs answered {status}: {data[:500]!r}")
+                    raise HarnessError(f"POST /jobs answered {status}: {data[:500]!r}")
                 job_id = json.loads(data)["id"]
                 deadline = posted + 30
                 while (state := conn.execute(query, (job_id,)).fetchone()[0]) != "completed":
                     if state in ("failed", "cancelled") or time.perf_counter() > deadline:
-                        raise BenchError(f"job {job_id} ended {state} in the latency run")
+                        raise HarnessError(f"job {job_id} ended {state} in the latency run")
                     time.sleep(interval)
                 if i >= self.args.latency_warmup:
                     samples["total"].append((time.perf_counter() - start) * 1000)
@@ -521,7 +521,7 @@ def main(argv=None) -> int:
             for name in ("drain", "http", "latency"):
                 if not args.only or name in args.only:
                     getattr(bench, f"measure_{name}")()
-        except BenchError as exc:
+        except HarnessError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
         bench.notes.append(f"whole run: {time.monotonic() - started:.0f} s")

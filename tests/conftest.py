@@ -9,21 +9,15 @@ session's database and worker never see each other's jobs.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
+from tests.harness import CeleryWorker, HarnessError, RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TYPES = ROOT / "tests" / "data" / "commands.toml"
@@ -45,49 +39,15 @@ SETTING_ENV = {
 }
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
-    """Poll `predicate` until it returns a truthy value; fail the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A private redis-server on a free port, gone at the end of the session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.exit("redis-server is not installed (make test installs it)", returncode=2)
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-
-    def answers():
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(answers, 10, message="redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except HarnessError as exc:
+        pytest.exit(str(exc), returncode=2)
+    yield server.url()
+    server.stop()
 
 
 def _postgres_database():
@@ -133,54 +93,6 @@ def worker_env(settings: dict) -> dict:
     return env
 
 
-class Worker:
-    """A `celery -A tasks worker` subprocess (prefork, 2 processes, acks late)."""
-
-    def __init__(self, settings: dict, log_path: Path, concurrency: int = 2):
-        self.log_path = log_path
-        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork",
-             f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={self.name}",
-             "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=worker_env(settings), stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Block until the worker answers a ping."""
-        from app.extensions import celery_app
-
-        def pong():
-            if self.proc.poll() is not None:
-                pytest.fail(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            replies = celery_app.control.ping(destination=[self.name], timeout=0.5) or []
-            return any(self.name in reply for reply in replies)
-
-        wait_until(pong, timeout, message="worker ping")
-
-    def pool_pids(self) -> list[int]:
-        """Pids of the worker's pool processes."""
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
-                             capture_output=True, text=True, check=False).stdout
-        return [int(pid) for pid in out.split()]
-
-    def log(self) -> str:
-        """What the worker has printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """Warm shutdown, then kill what is left."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
-
-
 @pytest.fixture(scope="session")
 def app_factory(settings):
     """Build a fresh Flask app from the factory with the session's settings."""
@@ -195,9 +107,12 @@ def app_factory(settings):
 @pytest.fixture(scope="session")
 def worker(settings, app_factory, tmp_path_factory):
     """A real Celery worker process for the whole session (per database backend)."""
+    from app.extensions import celery_app
+
     app_factory()  # configures the Celery app in this process, for pings
-    proc = Worker(settings, tmp_path_factory.mktemp("worker") / "worker.log")
-    proc.wait_ready()
+    proc = CeleryWorker("tasks", worker_env(settings),
+                        tmp_path_factory.mktemp("worker") / "worker.log", prefix="test")
+    proc.wait_ready(celery_app)
     yield proc
     proc.stop()
 

@@ -1,8 +1,8 @@
-"""Processes the benchmark starts and always stops: redis-server, Celery workers, gunicorn.
+"""Real processes for the tests and the benchmarks: redis-server, Celery workers, gunicorn.
 
-Each runs in its own session (so Ctrl-C in the terminal reaches only the benchmark,
-which then stops them in order), logs to a file in the run's temp folder, and listens
-on 127.0.0.1 only. Same recipes as tests/conftest.py.
+Each runs in its own session (so Ctrl-C in the terminal reaches only the test run or
+benchmark, which then stops them in order), logs to a file, and listens on 127.0.0.1
+only.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 IDLE_QUEUE = "bench-idle"
 
 
-class BenchError(RuntimeError):
-    """Something the benchmark needs did not happen (a process died, a wait timed out)."""
+class HarnessError(RuntimeError):
+    """Something a test run or benchmark needs did not happen (a process died, a wait timed out)."""
 
 
 def free_port() -> int:
@@ -36,14 +36,14 @@ def free_port() -> int:
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
-    """Poll `predicate` until it returns a truthy value; raise `BenchError` after `timeout`."""
+    """Poll `predicate` until it returns a truthy value; raise `HarnessError` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout}s waiting for {message}")
+            raise HarnessError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
 
 
@@ -59,10 +59,10 @@ class Service:
                                      start_new_session=True)
 
     def check_alive(self) -> None:
-        """Raise `BenchError` with the tail of the log when the process has exited."""
+        """Raise `HarnessError` with the tail of the log when the process has exited."""
         if self.proc.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
+            raise HarnessError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (warm shutdown), then SIGKILL the whole process group if it lingers."""
@@ -88,7 +88,7 @@ class RedisServer(Service):
     def __init__(self, folder: Path):
         binary = shutil.which("redis-server")
         if binary is None:
-            raise BenchError("redis-server is not installed (`make bench` installs it)")
+            raise HarnessError("redis-server is not installed (`make test` installs it)")
         self.port = free_port()
         super().__init__("redis-server", [binary, "--port", str(self.port), "--bind",
                                           "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -116,8 +116,8 @@ class CeleryWorker(Service):
     """
 
     def __init__(self, module: str, env: dict, log_path: Path, *, paused: bool = False,
-                 concurrency: int = 2):
-        self.hostname = f"bench-{uuid.uuid4().hex[:8]}@localhost"
+                 concurrency: int = 2, prefix: str = "bench"):
+        self.hostname = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
         argv = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool=prefork",
                 f"--concurrency={concurrency}", "--loglevel=INFO",
                 f"--hostname={self.hostname}", "--without-mingle", "--without-gossip"]
@@ -135,12 +135,22 @@ class CeleryWorker(Service):
 
         wait_until(pong, timeout, interval=0.1, message=f"{self.name} ping")
 
+    def pool_pids(self) -> list[int]:
+        """Pids of the worker's pool processes."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True, check=False).stdout
+        return [int(pid) for pid in out.split()]
+
+    def log(self) -> str:
+        """What the worker has printed so far."""
+        return self.log_path.read_text(errors="replace")
+
     def consume(self, control_app, queue: str) -> None:
         """Tell a paused worker to start consuming `queue` (waits for its acknowledgement)."""
         replies = control_app.control.add_consumer(queue, destination=[self.hostname],
                                                    reply=True, timeout=5)
         if not replies:
-            raise BenchError(f"{self.name} did not acknowledge add_consumer({queue!r})")
+            raise HarnessError(f"{self.name} did not acknowledge add_consumer({queue!r})")
 
 
 class Gunicorn(Service):

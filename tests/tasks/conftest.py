@@ -10,13 +10,6 @@ import pytest
 
 
 @pytest.fixture
-def wait_until(request):
-    """`wait_until` of tests/conftest.py: conftest modules cannot be imported by name."""
-    root = Path(__file__).resolve().parent.parent / "conftest.py"
-    return request.config.pluginmanager.get_plugin(str(root)).wait_until
-
-
-@pytest.fixture
 def alice(caller):
     """The submitter of this test's jobs (a viewer)."""
     return caller("viewer", actor="alice")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.harness import wait_until
+
 
 def test_command_output_becomes_log_lines_and_result(worker, alice, job_logs):
     job_id = alice.submit("py-lines", {"count": 3, "text": "all good"}).get_json()["id"]
@@ -31,7 +33,7 @@ def test_command_exiting_non_zero_fails_naming_the_status(worker, alice):
 
 
 def test_command_over_soft_time_limit_fails_and_its_processes_die(
-        worker, alice, job_logs, printed_pids, pid_alive, wait_until):
+        worker, alice, job_logs, printed_pids, pid_alive):
     job_id = alice.submit("py-hang-limited", {}).get_json()["id"]
 
     command_pid, grandchild_pid = wait_until(lambda: printed_pids(job_id), 20,

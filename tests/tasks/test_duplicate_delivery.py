@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.services import dispatch
+from tests.harness import wait_until
 
 
 def publish_again(app, job: dict) -> None:
@@ -18,7 +19,7 @@ def publish_again(app, job: dict) -> None:
     ("sleep", {"seconds": 1.5}, ["sleeping 1.5s", "done"]),
 ], ids=["echo", "sleep"])
 def test_job_delivered_twice_completes_once(worker, app, alice, job_events, job_logs,
-                                            delivery_outcomes, wait_until,
+                                            delivery_outcomes,
                                             job_type, payload, lines):
     job = alice.submit(job_type, payload).get_json()
     publish_again(app, job)  # right away: both pool processes may take a copy at once

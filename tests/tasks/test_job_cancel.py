@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+from tests.harness import wait_until
 
-def test_cancelled_queued_job_never_runs(worker, alice, job_logs, delivery_outcomes, wait_until):
+
+def test_cancelled_queued_job_never_runs(worker, alice, job_logs, delivery_outcomes):
     # The worker has two pool processes and prefetches one message per process (acks
     # late, prefetch multiplier 1): with both busy on sleep jobs it reserves nothing
     # more, so the next job's message stays in Redis and the job stays `queued` until
@@ -51,8 +53,7 @@ def test_cancel_running_sleep_job_stops_it_within_seconds(worker, alice, job_eve
     assert [e["attempt"] for e in job_events(job_id, type="service_job_cancelled")] == [1]
 
 
-def test_cancel_running_command_kills_its_process_group(worker, alice, printed_pids, pid_alive,
-                                                        wait_until):
+def test_cancel_running_command_kills_its_process_group(worker, alice, printed_pids, pid_alive):
     job_id = alice.submit("py-hang", {}).get_json()["id"]
 
     command_pid, grandchild_pid = wait_until(lambda: printed_pids(job_id), 20,

@@ -6,19 +6,20 @@ import os
 import signal
 
 from app.extensions import celery_app
+from tests.harness import wait_until
 
 
 def pool_pid_running(worker, job_id: str) -> int | None:
     """The pid of the pool process executing the job's task, as the worker reports it."""
-    replies = celery_app.control.inspect(destination=[worker.name], timeout=1).active() or {}
-    for task in replies.get(worker.name, []):
+    replies = celery_app.control.inspect(destination=[worker.hostname], timeout=1).active() or {}
+    for task in replies.get(worker.hostname, []):
         if task["id"] == job_id:
             return task["worker_pid"]
     return None
 
 
 def test_job_of_killed_pool_process_runs_again_and_completes_once(
-        worker, alice, job_events, job_logs, delivery_outcomes, wait_until):
+        worker, alice, job_events, job_logs, delivery_outcomes):
     # Long enough that the job is surely still running when the pool process dies.
     job_id = alice.submit("sleep", {"seconds": 4}).get_json()["id"]
     alice.wait_status(job_id, "running", timeout=15)
