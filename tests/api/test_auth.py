@@ -58,22 +58,14 @@ def test_submitting(caller, expect_error, role):
     expect_outcome(response, 202, allowed(role, Permission.SUBMIT), expect_error)
 
 
+@pytest.mark.parametrize("action, job_in_state", [("cancel", "sleeping_job"),
+                                                  ("retry", "failed_job")])
 @pytest.mark.parametrize("role", ROLES)
-def test_cancel_own_job(caller, sleeping_job, expect_error, role):
+def test_cancel_or_retry_own_job(request, caller, expect_error, role, action, job_in_state):
     owner = caller(role, actor="alice")
-    job = sleeping_job(owner)
+    job = request.getfixturevalue(job_in_state)(owner)
 
-    response = owner.post(f"/jobs/{job['id']}/cancel")
-
-    expect_outcome(response, 202, allowed(role, Permission.MANAGE_OWN_JOBS), expect_error)
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_retry_own_job(caller, failed_job, expect_error, role):
-    owner = caller(role, actor="alice")
-    job = failed_job(owner)
-
-    response = owner.post(f"/jobs/{job['id']}/retry")
+    response = owner.post(f"/jobs/{job['id']}/{action}")
 
     expect_outcome(response, 202, allowed(role, Permission.MANAGE_OWN_JOBS), expect_error)
 

@@ -250,23 +250,13 @@ def test_cancel_of_a_cancelled_job_is_409(caller, sleeping_job, expect_error, me
     assert expect_error(response, 409, "conflict")["details"] == {"status": "cancelled"}
 
 
-def test_cancel_of_a_completed_job_is_409_and_changes_nothing(
-        caller, completed_job, expect_error):
+@pytest.mark.parametrize("action", ["cancel", "retry"])
+def test_cancel_or_retry_of_a_completed_job_is_409_and_changes_nothing(
+        caller, completed_job, expect_error, action):
     alice = caller()
     job = completed_job(alice)
 
-    response = alice.post(f"/jobs/{job['id']}/cancel")
-
-    assert expect_error(response, 409, "conflict")["details"] == {"status": "completed"}
-    assert alice.get(f"/jobs/{job['id']}").get_json() == job
-
-
-def test_retry_of_a_completed_job_is_409_and_changes_nothing(
-        caller, completed_job, expect_error):
-    alice = caller()
-    job = completed_job(alice)
-
-    response = alice.post(f"/jobs/{job['id']}/retry")
+    response = alice.post(f"/jobs/{job['id']}/{action}")
 
     assert expect_error(response, 409, "conflict")["details"] == {"status": "completed"}
     assert alice.get(f"/jobs/{job['id']}").get_json() == job
