@@ -156,8 +156,16 @@ def list_jobs(principal: Principal, filters: dict, cursor: str | None, limit: in
 
 
 def timeline(job: Job) -> list[JobTransition]:
-    """The job's status changes, oldest first."""
-    return list(job.transitions)
+    """The job's status changes, oldest first, up to the state `job` holds.
+
+    A job read just before it was published may already be ahead in the database; its
+    timeline then stops where the job as shown stops.
+    """
+    entries = list(job.transitions)
+    for end in range(len(entries), 0, -1):
+        if (entries[end - 1].status, entries[end - 1].attempt) == (job.status, job.attempts):
+            return entries[:end]
+    return entries
 
 
 def logs(job: Job, since: int, limit: int) -> list[JobLog]:

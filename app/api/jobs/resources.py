@@ -30,17 +30,8 @@ def present(job, with_timeline: bool = True) -> dict:
     """The job's fields as the API shows them."""
     data = {column: getattr(job, column) for column in JOB_COLUMNS}
     if with_timeline:
-        data["timeline"] = _timeline_as_of(job)
+        data["timeline"] = jobs.timeline(job)
     return data
-
-
-def _timeline_as_of(job) -> list:
-    """The timeline up to the state `job` holds: once published, a worker may already be ahead."""
-    entries = jobs.timeline(job)
-    for end in range(len(entries), 0, -1):
-        if (entries[end - 1].status, entries[end - 1].attempt) == (job.status, job.attempts):
-            return entries[:end]
-    return entries
 
 
 def _idempotency_key() -> str | None:
