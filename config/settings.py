@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "taskplane-development-secret-key-change-me"
 
 
-def _var_dir() -> Path:
-    return Path(os.environ.get("TASKPLANE_VAR_DIR", ROOT / "var"))
+def _var_dir(environ) -> Path:
+    return Path(environ.get("TASKPLANE_VAR_DIR", ROOT / "var"))
 
 
 def _bool(value: str) -> bool:
@@ -75,9 +75,9 @@ class Settings:
         settings = cls(**values)
         defaults = {}
         if not settings.database_url:
-            defaults["database_url"] = f"sqlite:///{_var_dir() / 'taskplane.db'}"
+            defaults["database_url"] = f"sqlite:///{_var_dir(environ) / 'taskplane.db'}"
         if not settings.storage_url:
-            defaults["storage_url"] = f"file://{_var_dir() / 'objects'}"
+            defaults["storage_url"] = f"file://{_var_dir(environ) / 'objects'}"
         return dataclasses.replace(settings, **defaults) if defaults else settings
 
     @property

@@ -1,0 +1,47 @@
+"""The app factory refuses unsafe settings and an un-migrated database."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.migrate import upgrade
+from config.settings import DEV_SECRET_KEY, Settings
+
+
+def test_refuses_to_start_on_an_unmigrated_database(tmp_path, app_factory):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    try:
+        with pytest.raises(RuntimeError, match="taskplane migrate"):
+            app_factory(database_url=url)
+        upgrade(url)
+        assert app_factory(database_url=url).name == "app"
+    finally:
+        app_factory()  # back to the session's database for the tests that follow
+
+
+def test_production_refuses_the_development_secret_key():
+    settings = Settings(env="production", secret_key=DEV_SECRET_KEY, auth_modes=("jwt",))
+    with pytest.raises(RuntimeError, match="TASKPLANE_SECRET_KEY"):
+        settings.check()
+
+
+def test_production_refuses_header_auth_unless_allowed():
+    settings = Settings(env="production", secret_key="s" * 40, auth_modes=("headers",))
+    with pytest.raises(RuntimeError, match="TASKPLANE_ALLOW_HEADER_AUTH"):
+        settings.check()
+    Settings(env="production", secret_key="s" * 40, auth_modes=("headers",),
+             allow_header_auth_in_production=True).check()
+
+
+def test_settings_come_from_the_environment_with_typed_values():
+    settings = Settings.from_env({"TASKPLANE_BROKER_URL": "redis://example:1/2",
+                                  "TASKPLANE_AUTH_MODES": "headers, jwt",
+                                  "TASKPLANE_JOB_LEASE_SECONDS": "12.5",
+                                  "TASKPLANE_ALLOW_HEADER_AUTH": "yes",
+                                  "TASKPLANE_VAR_DIR": "/srv/tp"})
+    assert settings.broker_url == "redis://example:1/2"
+    assert settings.auth_modes == ("headers", "jwt")
+    assert settings.job_lease_seconds == 12.5
+    assert settings.allow_header_auth_in_production is True
+    assert settings.database_url == "sqlite:////srv/tp/taskplane.db"
+    assert settings.storage_url == "file:///srv/tp/objects"
