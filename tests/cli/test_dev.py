@@ -24,9 +24,10 @@ def _listening(port: int) -> bool:
 
 
 def _get(url: str, **kwargs):
+    """GET, or None while the server is not there yet (refused, or still starting up)."""
     try:
-        return requests.get(url, timeout=2, **kwargs)
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10, **kwargs)
+    except requests.RequestException:
         return None
 
 
