@@ -8,6 +8,7 @@ from flask import Flask
 
 from app.api import Api, register_blueprints
 from app.api.context import assign_request_id, authenticate, echo_request_id
+from app.api.proxies import TrustedProxies
 from app.extensions import celery_app, configure, db
 from app.migrate import pending
 from config.settings import Settings
@@ -43,6 +44,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(_flask_config(settings))
     app.extensions["celery"] = celery_app
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_networks)
     api = Api(app)
     register_blueprints(api)
     app.before_request(assign_request_id)

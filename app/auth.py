@@ -61,6 +61,42 @@ class Principal:
             )
 
 
+def parse_roles(roles) -> tuple[str, ...]:
+    """Role names from a comma separated string or a list: trimmed, lower case, blanks dropped."""
+    if isinstance(roles, str):
+        roles = roles.split(",")
+    return tuple(r.strip().lower() for r in roles if isinstance(r, str) and r.strip())
+
+
+def reason_from(headers) -> str:
+    """The `X-Reason` of a request, `unspecified` when none is given."""
+    return (headers.get("X-Reason", "").strip() or "unspecified")[:512]
+
+
+# --- which permission each route needs ------------------------------------------------------
+
+ROUTE_PERMISSION_ATTR = "_taskplane_permission"
+
+
+def requires(permission: Permission):
+    """Declare the permission a view method needs; `authorize` enforces it before the view."""
+
+    def declare(view):
+        setattr(view, ROUTE_PERMISSION_ATTR, permission)
+        return view
+
+    return declare
+
+
+def declared_permission(view_func, method: str) -> Permission | None:
+    """The permission declared with `requires` on the view handling `method`, if any."""
+    view_class = getattr(view_func, "view_class", None)
+    handler = getattr(view_class, method.lower(), None) if view_class else view_func
+    if handler is None and method.upper() == "HEAD" and view_class is not None:
+        handler = getattr(view_class, "get", None)
+    return getattr(handler, ROUTE_PERMISSION_ATTR, None)
+
+
 def principal_from_headers(headers) -> Principal:
     """Trusted-proxy mode: `X-Actor`, `X-Roles`, `X-Tenant` (all required), `X-Reason`."""
     actor = headers.get("X-Actor", "").strip()
@@ -73,6 +109,5 @@ def principal_from_headers(headers) -> Principal:
     ]
     if missing:
         raise Unauthenticated("missing credentials", details={"missing_headers": missing})
-    roles = tuple(r.strip().lower() for r in roles_header.split(",") if r.strip())
-    reason = headers.get("X-Reason", "").strip() or "unspecified"
-    return Principal(actor=actor[:256], roles=roles, tenant=tenant[:128], reason=reason[:512])
+    return Principal(actor=actor[:256], roles=parse_roles(roles_header), tenant=tenant[:128],
+                     reason=reason_from(headers))

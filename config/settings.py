@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "taskplane-development-secret-key-change-me"
+AUTH_MODES = ("headers", "jwt", "apikey")
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                  "ES512", "EdDSA")
+MIN_JWT_SECRET_BYTES = 32
 
 
 def _var_dir(environ) -> Path:
@@ -32,7 +38,15 @@ class Settings:
     storage_url: str = ""
     secret_key: str = DEV_SECRET_KEY
     auth_modes: tuple[str, ...] = ("headers",)
-    allow_header_auth_in_production: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    jwt_algorithms: tuple[str, ...] = ("RS256",)
+    jwt_secret: str = ""
+    jwt_public_key: str = ""
+    jwt_jwks: str = ""
+    jwt_jwks_cache_seconds: float = 300.0
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway: float = 10.0
     command_types_file: str = ""
     job_lease_seconds: float = 30.0
     heartbeat_seconds: float = 1.0
@@ -52,7 +66,15 @@ class Settings:
         "storage_url": ("TASKPLANE_STORAGE_URL", str),
         "secret_key": ("TASKPLANE_SECRET_KEY", str),
         "auth_modes": ("TASKPLANE_AUTH_MODES", _list),
-        "allow_header_auth_in_production": ("TASKPLANE_ALLOW_HEADER_AUTH", _bool),
+        "trusted_proxies": ("TASKPLANE_TRUSTED_PROXIES", _list),
+        "jwt_algorithms": ("TASKPLANE_JWT_ALGORITHMS", _list),
+        "jwt_secret": ("TASKPLANE_JWT_SECRET", str),
+        "jwt_public_key": ("TASKPLANE_JWT_PUBLIC_KEY", str),
+        "jwt_jwks": ("TASKPLANE_JWT_JWKS", str),
+        "jwt_jwks_cache_seconds": ("TASKPLANE_JWT_JWKS_CACHE_SECONDS", float),
+        "jwt_issuer": ("TASKPLANE_JWT_ISSUER", str),
+        "jwt_audience": ("TASKPLANE_JWT_AUDIENCE", str),
+        "jwt_leeway": ("TASKPLANE_JWT_LEEWAY", float),
         "command_types_file": ("TASKPLANE_COMMAND_TYPES", str),
         "job_lease_seconds": ("TASKPLANE_JOB_LEASE_SECONDS", float),
         "heartbeat_seconds": ("TASKPLANE_HEARTBEAT_SECONDS", float),
@@ -85,14 +107,42 @@ class Settings:
         """True when running with the production profile (`TASKPLANE_ENV=production`)."""
         return self.env == "production"
 
+    @property
+    def trusted_networks(self) -> tuple:
+        """`trusted_proxies` as `ipaddress` networks (a bare address is a /32 or /128)."""
+        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies)
+
     def check(self) -> None:
-        """Refuse settings that are unsafe for the configured profile."""
-        if not self.production:
-            return
-        if self.secret_key == DEV_SECRET_KEY:
+        """Refuse settings that are unsafe for the configured profile, or inconsistent."""
+        if self.production and self.secret_key == DEV_SECRET_KEY:
             raise RuntimeError("TASKPLANE_SECRET_KEY must be set in production")
-        if "headers" in self.auth_modes and not self.allow_header_auth_in_production:
+        unknown = sorted(set(self.auth_modes) - set(AUTH_MODES))
+        if unknown or not self.auth_modes:
+            raise RuntimeError(f"TASKPLANE_AUTH_MODES: unknown or no modes {unknown}; "
+                               f"choose from {list(AUTH_MODES)}")
+        try:
+            _ = self.trusted_networks
+        except ValueError as exc:
+            raise RuntimeError(f"TASKPLANE_TRUSTED_PROXIES: {exc}") from exc
+        if self.production and "headers" in self.auth_modes and not self.trusted_proxies:
             raise RuntimeError(
-                "header auth in production needs TASKPLANE_ALLOW_HEADER_AUTH=true "
-                "(only behind a trusted proxy)"
+                "header auth in production needs TASKPLANE_TRUSTED_PROXIES "
+                "(the addresses of the proxies that set the identity headers)"
             )
+        if "jwt" in self.auth_modes:
+            self._check_jwt()
+
+    def _check_jwt(self) -> None:
+        algorithms = set(self.jwt_algorithms)
+        unsupported = sorted(algorithms - set(HMAC_ALGORITHMS) - set(KEY_ALGORITHMS))
+        if unsupported or not algorithms:
+            raise RuntimeError(f"TASKPLANE_JWT_ALGORITHMS: unsupported or none {unsupported}")
+        if not self.jwt_issuer or not self.jwt_audience:
+            raise RuntimeError("jwt auth needs TASKPLANE_JWT_ISSUER and TASKPLANE_JWT_AUDIENCE")
+        if algorithms & set(HMAC_ALGORITHMS) and (
+                len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES):
+            raise RuntimeError(
+                f"TASKPLANE_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes for HS*")
+        if algorithms & set(KEY_ALGORITHMS) and not (self.jwt_public_key or self.jwt_jwks):
+            raise RuntimeError(
+                "asymmetric JWT algorithms need TASKPLANE_JWT_PUBLIC_KEY or TASKPLANE_JWT_JWKS")

@@ -25,23 +25,23 @@ def test_production_refuses_the_development_secret_key():
         settings.check()
 
 
-def test_production_refuses_header_auth_unless_allowed():
+def test_production_refuses_header_auth_without_trusted_proxies():
     settings = Settings(env="production", secret_key="s" * 40, auth_modes=("headers",))
-    with pytest.raises(RuntimeError, match="TASKPLANE_ALLOW_HEADER_AUTH"):
+    with pytest.raises(RuntimeError, match="TASKPLANE_TRUSTED_PROXIES"):
         settings.check()
     Settings(env="production", secret_key="s" * 40, auth_modes=("headers",),
-             allow_header_auth_in_production=True).check()
+             trusted_proxies=("10.0.0.0/8",)).check()
 
 
 def test_settings_come_from_the_environment_with_typed_values():
     settings = Settings.from_env({"TASKPLANE_BROKER_URL": "redis://example:1/2",
                                   "TASKPLANE_AUTH_MODES": "headers, jwt",
                                   "TASKPLANE_JOB_LEASE_SECONDS": "12.5",
-                                  "TASKPLANE_ALLOW_HEADER_AUTH": "yes",
+                                  "TASKPLANE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1",
                                   "TASKPLANE_VAR_DIR": "/srv/tp"})
     assert settings.broker_url == "redis://example:1/2"
     assert settings.auth_modes == ("headers", "jwt")
     assert settings.job_lease_seconds == 12.5
-    assert settings.allow_header_auth_in_production is True
+    assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
     assert settings.database_url == "sqlite:////srv/tp/taskplane.db"
     assert settings.storage_url == "file:///srv/tp/objects"

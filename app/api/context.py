@@ -1,15 +1,24 @@
-"""Per-request context: the request id and the principal, resolved once at the door."""
+"""Per-request context: the request id, the principal and its permission, resolved once at the door.
+
+`authenticate` runs before every view: it resolves the principal from the enabled auth
+modes, confines the request's database session to the principal's tenant (the one
+tenancy enforcement point, `app.services.tenancy`) and enforces the permission the view
+declared with `app.auth.requires`.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 
-from flask import g, request
+from flask import current_app, g, request
 
-from app.auth import Principal, principal_from_headers
-from app.errors import Unauthenticated
-from app.extensions import runtime
+from app.api.proxies import TRUSTED_PEER
+from app.auth import Principal, declared_permission, principal_from_headers, reason_from
+from app.auth_jwt import verifier_for
+from app.errors import Forbidden, Unauthenticated
+from app.extensions import db, runtime
+from app.services import api_keys, tenancy
 
 PUBLIC_ENDPOINTS = {"ops.Healthz", "ops.Readyz", "ops.Livez", "static"}
 PUBLIC_PREFIXES = ("api-docs.",)
@@ -28,19 +37,69 @@ def echo_request_id(response):
     return response
 
 
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _headers_believed(settings) -> bool:
+    """Identity headers count only from a trusted proxy (from anyone without an allow-list)."""
+    return not settings.trusted_proxies or request.environ.get(TRUSTED_PEER, False)
+
+
+def resolve_principal() -> Principal:
+    """The principal of this request from the enabled modes; `Unauthenticated` when none.
+
+    A bearer token `tp_...` is an API key, any other bearer token a JWT; without a
+    bearer token the identity headers are used (header mode).
+    """
+    settings = runtime.settings
+    modes = settings.auth_modes
+    reason = reason_from(request.headers)
+    token = _bearer_token()
+    if token is not None:
+        if api_keys.is_api_key(token):
+            if "apikey" in modes:
+                return api_keys.principal_for(token, reason)
+        elif "jwt" in modes:
+            return verifier_for(settings).principal(token, reason)
+        raise Unauthenticated("bearer credentials of a mode not enabled",
+                              details={"auth_modes": list(modes)})
+    if "headers" in modes and _headers_believed(settings):
+        return principal_from_headers(request.headers)
+    raise Unauthenticated("missing credentials", details={"auth_modes": list(modes)})
+
+
+def authorize(principal: Principal) -> None:
+    """Enforce the permission the view declared; a route that declares none is refused."""
+    if request.method == "OPTIONS":
+        return
+    view = current_app.view_functions[request.endpoint]
+    permission = declared_permission(view, request.method)
+    if permission is None:
+        raise Forbidden("no permission is declared for this route",
+                        details={"endpoint": request.endpoint})
+    principal.require(permission)
+
+
 def authenticate() -> None:
-    """Resolve the principal of every non-public request; 401 when there is none."""
+    """Resolve the principal of every non-public request, scope it to its tenant, authorize it."""
     endpoint = request.endpoint or ""
     public = endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES)
     if request.url_rule is None or public:
         return
-    modes = runtime.settings.auth_modes
-    if "headers" in modes:
-        g.principal = principal_from_headers(request.headers)
-        return
-    raise Unauthenticated("no supported credentials", details={"auth_modes": list(modes)})
+    g.principal = resolve_principal()
+    tenancy.scope_session(db.session, g.principal.tenant)
+    authorize(g.principal)
 
 
 def current_principal() -> Principal:
     """The principal of this request (set by `authenticate`)."""
     return g.principal
+
+
+def source_address() -> str | None:
+    """The client's address: from `X-Forwarded-For` behind a trusted proxy, else the peer's."""
+    return request.remote_addr

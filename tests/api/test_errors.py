@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from app.auth import Permission, requires
+
 ECHO = {"job_type": "echo", "payload": {"message": "m"}, "project": "p"}
 
 
@@ -141,6 +143,7 @@ def test_wrong_method_is_405_with_allow_header(caller, expect_error, method, pat
 
 def test_server_errors_do_not_leak_internals(app, caller, expect_error):
     @app.get("/boom")
+    @requires(Permission.READ)
     def boom():
         raise RuntimeError("secret connection string")
 

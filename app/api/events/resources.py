@@ -7,7 +7,7 @@ from flask.views import MethodView
 from app.api import Blueprint
 from app.api.context import current_principal
 from app.api.events.schemas import EventListArgsSchema, EventPageSchema
-from app.auth import Permission
+from app.auth import Permission, requires
 from app.extensions import db
 from app.services import events
 
@@ -17,13 +17,12 @@ blp = Blueprint("events", __name__, url_prefix="/events",
 
 @blp.route("")
 class Events(MethodView):
+    @requires(Permission.READ_GOVERNANCE)
     @blp.arguments(EventListArgsSchema, location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args):
         """The tenant's governance events, newest first."""
-        principal = current_principal()
-        principal.require(Permission.READ_GOVERNANCE)
         cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = events.list_events(db.session, principal.tenant, filters=args, cursor=cursor,
-                                  limit=limit)
+        page = events.list_events(db.session, current_principal().tenant, filters=args,
+                                  cursor=cursor, limit=limit)
         return {"items": page.items, "next_cursor": page.next_cursor}

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.api.context import current_principal
 from app.api.job_types.schemas import JobTypeListSchema, payload_json_schema
-from app.auth import Permission
+from app.auth import Permission, requires
 from app.extensions import runtime
 
 blp = Blueprint("job_types", __name__, url_prefix="/job-types",
@@ -38,8 +37,8 @@ def present(job_type) -> dict:
 
 @blp.route("")
 class JobTypes(MethodView):
+    @requires(Permission.READ)
     @blp.response(200, JobTypeListSchema)
     def get(self):
         """Every job type: payload JSON Schema, queue, retry policy, limits, default quota."""
-        current_principal().require(Permission.READ)
         return {"items": [present(jt) for jt in runtime.catalog.values()]}

@@ -16,6 +16,7 @@ from app.api.jobs.schemas import (
     LogArgsSchema,
     ResultSchema,
 )
+from app.auth import Permission, requires
 from app.errors import ValidationFailed
 from app.services import jobs
 
@@ -44,6 +45,7 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Jobs(MethodView):
+    @requires(Permission.READ)
     @blp.arguments(JobListArgsSchema, location="query")
     @blp.response(200, JobPageSchema)
     def get(self, args):
@@ -53,6 +55,7 @@ class Jobs(MethodView):
         return {"items": [present(j, with_timeline=False) for j in page.items],
                 "next_cursor": page.next_cursor}
 
+    @requires(Permission.SUBMIT)
     @blp.arguments(JobSubmitSchema)
     @blp.response(202, JobSchema)
     def post(self, body):
@@ -67,11 +70,13 @@ class Jobs(MethodView):
 
 @blp.route("/<job_id>")
 class Job(MethodView):
+    @requires(Permission.READ)
     @blp.response(200, JobSchema)
     def get(self, job_id):
         """Show one job with its timeline."""
         return present(jobs.get(current_principal(), job_id))
 
+    @requires(Permission.MANAGE_OWN_JOBS)
     @blp.response(202, JobSchema)
     def delete(self, job_id):
         """Cancel the job (same as `POST /jobs/{id}/cancel`)."""
@@ -80,6 +85,7 @@ class Job(MethodView):
 
 @blp.route("/<job_id>/cancel")
 class JobCancel(MethodView):
+    @requires(Permission.MANAGE_OWN_JOBS)
     @blp.response(202, JobSchema)
     def post(self, job_id):
         """Cancel a queued job, or stop a running one; 409 when already terminal."""
@@ -88,6 +94,7 @@ class JobCancel(MethodView):
 
 @blp.route("/<job_id>/retry")
 class JobRetry(MethodView):
+    @requires(Permission.MANAGE_OWN_JOBS)
     @blp.response(202, JobSchema)
     def post(self, job_id):
         """Run a failed or cancelled job again as a new attempt."""
@@ -96,6 +103,7 @@ class JobRetry(MethodView):
 
 @blp.route("/<job_id>/result")
 class JobResult(MethodView):
+    @requires(Permission.READ)
     @blp.response(200, ResultSchema)
     def get(self, job_id):
         """The handler's result; 409 until the job has completed."""
@@ -105,6 +113,7 @@ class JobResult(MethodView):
 
 @blp.route("/<job_id>/logs")
 class JobLogs(MethodView):
+    @requires(Permission.READ)
     @blp.arguments(LogArgsSchema, location="query")
     @blp.doc(responses={"200": {"description": "Log lines; `X-Next-Cursor` resumes",
                                 "content": {"text/plain": {}, streams.NDJSON: {}}}})
@@ -117,6 +126,7 @@ class JobLogs(MethodView):
 
 @blp.route("/<job_id>/events")
 class JobEvents(MethodView):
+    @requires(Permission.READ)
     @blp.arguments(LogArgsSchema(only=("since",)), location="query")
     @blp.doc(responses={"200": {"description": "Server-Sent Events until the job ends",
                                 "content": {"text/event-stream": {}}}})

@@ -1,0 +1,1 @@
+"""`/api-keys`: API key administration."""

@@ -1,0 +1,42 @@
+"""API key schemas: the plaintext key appears only in the answer to its creation."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.api.schemas import PageArgsSchema, Schema, page_schema
+
+
+class ApiKeySchema(Schema):
+    id = fields.String(dump_only=True)
+    prefix = fields.String(dump_only=True, metadata={"description": "first characters of the key"})
+    name = fields.String()
+    actor = fields.String()
+    roles = fields.List(fields.String())
+    tenant = fields.String(dump_only=True)
+    created_by = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = fields.String(dump_only=True, metadata={"description": "the key itself, shown once"})
+
+
+class ApiKeyCreateSchema(Schema):
+    """What an admin chooses; the tenant is always the admin's own."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    actor = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
+    roles = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
+                        validate=validate.Length(min=1, max=8))
+    expires_at = fields.AwareDateTime(load_default=None, default_timezone=None)
+
+
+class ApiKeyListArgsSchema(PageArgsSchema):
+    actor = fields.String()
+    include_revoked = fields.Boolean(load_default=False)
+
+
+ApiKeyPageSchema = page_schema(ApiKeySchema, "ApiKeyPage")

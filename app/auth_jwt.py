@@ -1,0 +1,83 @@
+"""JWT bearer tokens: signature, `exp`, `iss`, `aud` and `sub` verified by PyJWT.
+
+The accepted algorithms come from settings, never from the token. The token's header
+only picks which configured key to try: an HMAC algorithm is checked against the
+shared secret alone, an asymmetric one against the public key (a PEM file or a JWKS
+with `kid` selection), so a token "signed" HS256 with the public key as secret fails.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jwt
+
+from app.auth import Principal, parse_roles
+from app.errors import Unauthenticated
+from config.settings import HMAC_ALGORITHMS, Settings
+
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+
+
+def _jwks_uri(location: str) -> str:
+    """A JWKS location as a URL: `https://...` as given, a file path as `file://`."""
+    if "://" in location:
+        return location
+    return Path(location).resolve().as_uri()
+
+
+class JwtVerifier:
+    """Verifies bearer JWTs against the keys and claims fixed by settings."""
+
+    def __init__(self, settings: Settings):
+        self.hmac_algorithms = [a for a in settings.jwt_algorithms if a in HMAC_ALGORITHMS]
+        self.key_algorithms = [a for a in settings.jwt_algorithms if a not in HMAC_ALGORITHMS]
+        self.secret = settings.jwt_secret
+        self.public_key = (Path(settings.jwt_public_key).read_text()
+                           if settings.jwt_public_key else None)
+        self.jwks = (jwt.PyJWKClient(_jwks_uri(settings.jwt_jwks), cache_jwk_set=True,
+                                     lifespan=settings.jwt_jwks_cache_seconds, timeout=5)
+                     if settings.jwt_jwks else None)
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.leeway = settings.jwt_leeway
+
+    def _key(self, header: dict) -> tuple[object, list[str]]:
+        """The configured key for this token and the algorithms it may be used with."""
+        alg = header.get("alg")
+        if alg in self.hmac_algorithms:
+            return self.secret, self.hmac_algorithms
+        if alg not in self.key_algorithms:
+            raise Unauthenticated("token algorithm not accepted", details={"alg": str(alg)})
+        kid = header.get("kid")
+        if self.jwks is not None and (kid is not None or self.public_key is None):
+            if kid is None:
+                raise Unauthenticated("token has no key id (kid)")
+            try:
+                return self.jwks.get_signing_key(str(kid)).key, self.key_algorithms
+            except jwt.PyJWKClientError as exc:
+                raise Unauthenticated("token key not found", details={"kid": str(kid)}) from exc
+        return self.public_key, self.key_algorithms
+
+    def principal(self, token: str, reason: str) -> Principal:
+        """The principal a valid token names; `Unauthenticated` for any flaw."""
+        try:
+            key, algorithms = self._key(jwt.get_unverified_header(token))
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.audience,
+                                issuer=self.issuer, leeway=self.leeway,
+                                options={"require": REQUIRED_CLAIMS})
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("invalid token", details={"reason": str(exc)}) from exc
+        tenant = claims.get("tenant")
+        if not isinstance(tenant, str) or not tenant.strip() or not str(claims["sub"]).strip():
+            raise Unauthenticated("token names no tenant or subject")
+        return Principal(actor=str(claims["sub"])[:256],
+                         roles=parse_roles(claims.get("roles") or ()),
+                         tenant=tenant.strip()[:128], reason=reason)
+
+
+@functools.lru_cache(maxsize=8)
+def verifier_for(settings: Settings) -> JwtVerifier:
+    """One verifier (and one JWKS cache) per settings object."""
+    return JwtVerifier(settings)
