@@ -20,11 +20,31 @@ from config.settings import HMAC_ALGORITHMS, Settings
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 
 
-def _jwks_uri(location: str) -> str:
-    """A JWKS location as a URL: `https://...` as given, a file path as `file://`."""
-    if "://" in location:
-        return location
-    return Path(location).resolve().as_uri()
+class JwksFile:
+    """A JWKS kept in a local file, read again whenever the file changes (key rotation)."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self._stamp = None
+        self._keys: jwt.PyJWKSet | None = None
+
+    def get_signing_key(self, kid: str) -> jwt.PyJWK:
+        """The key with this `kid`; `PyJWKClientError` when there is none."""
+        stat = self.path.stat()
+        if (stat.st_mtime_ns, stat.st_size) != self._stamp:
+            self._keys = jwt.PyJWKSet.from_json(self.path.read_text())
+            self._stamp = (stat.st_mtime_ns, stat.st_size)
+        for key in self._keys.keys:
+            if key.key_id == kid:
+                return key
+        raise jwt.PyJWKClientError(f"no key with kid {kid!r}")
+
+
+def jwks_source(location: str, cache_seconds: float):
+    """Keys by `kid` from a JWKS URL (PyJWT's cached client) or a local file."""
+    if location.startswith(("https://", "http://")):
+        return jwt.PyJWKClient(location, cache_jwk_set=True, lifespan=cache_seconds, timeout=5)
+    return JwksFile(location)
 
 
 class JwtVerifier:
@@ -36,8 +56,7 @@ class JwtVerifier:
         self.secret = settings.jwt_secret
         self.public_key = (Path(settings.jwt_public_key).read_text()
                            if settings.jwt_public_key else None)
-        self.jwks = (jwt.PyJWKClient(_jwks_uri(settings.jwt_jwks), cache_jwk_set=True,
-                                     lifespan=settings.jwt_jwks_cache_seconds, timeout=5)
+        self.jwks = (jwks_source(settings.jwt_jwks, settings.jwt_jwks_cache_seconds)
                      if settings.jwt_jwks else None)
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience

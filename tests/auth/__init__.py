@@ -1,0 +1,1 @@
+"""Authentication modes, tenancy and the role matrix."""

@@ -1,0 +1,91 @@
+"""Credentials for the auth tests: RSA/EC key pairs, a JWKS file, token and API-key makers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.api.conftest import expect_error, failed_job, sleeping_job  # noqa: F401 (fixtures)
+
+ISSUER = "https://idp.test"
+AUDIENCE = "taskplane"
+SECRET = "s3cret-" + "x" * 40
+
+
+class KeyPair:
+    """A private key, its public PEM and its JWK (with a `kid`)."""
+
+    def __init__(self, private, kid: str, algorithm: str):
+        self.private = private
+        self.kid = kid
+        self.algorithm = algorithm
+        self.public_pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        algo = jwt.get_algorithm_by_name(algorithm)
+        self.jwk = dict(json.loads(algo.to_jwk(private.public_key())), kid=kid, use="sig",
+                        alg=algorithm)
+
+    def sign(self, claims: dict, **header) -> str:
+        """A token signed with this key, `kid` in its header."""
+        return jwt.encode(claims, self.private, algorithm=self.algorithm,
+                          headers={"kid": self.kid, **header})
+
+
+@pytest.fixture(scope="session")
+def rsa_old():
+    """The RSA signing key in use before a rotation."""
+    return KeyPair(rsa.generate_private_key(public_exponent=65537, key_size=2048), "old", "RS256")
+
+
+@pytest.fixture(scope="session")
+def rsa_new():
+    """The RSA signing key a rotation introduces."""
+    return KeyPair(rsa.generate_private_key(public_exponent=65537, key_size=2048), "new", "RS256")
+
+
+@pytest.fixture(scope="session")
+def ec_key():
+    """An ES256 key pair."""
+    return KeyPair(ec.generate_private_key(ec.SECP256R1()), "ec", "ES256")
+
+
+def claims(tenant: str, /, **overrides) -> dict:
+    """Valid claims for `tenant`; an override of None removes the claim."""
+    now = int(time.time())
+    base = {"sub": "jo", "roles": ["viewer"], "tenant": tenant, "iss": ISSUER,
+            "aud": AUDIENCE, "iat": now, "exp": now + 300}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.fixture
+def jwks_file(tmp_path):
+    """`jwks_file.write(*keypairs)`: (re)write the JWKS the app reads; `.path` is its path."""
+
+    class JwksFile:
+        path = tmp_path / "jwks.json"
+
+        def write(self, *pairs: KeyPair) -> None:
+            self.path.write_text(json.dumps({"keys": [p.jwk for p in pairs]}))
+
+    return JwksFile()
+
+
+def jwt_settings(**overrides) -> dict:
+    """App settings for JWT mode with the test issuer and audience."""
+    return {"auth_modes": ("jwt",), "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
+            "jwt_leeway": 10.0, **overrides}
+
+
+def bearer(client, token: str):
+    """A caller (see tests/conftest.py) that sends `Authorization: Bearer <token>` only."""
+    from tests.conftest import Caller
+
+    caller = Caller(client, "", "", "")
+    caller.headers = {"Authorization": f"Bearer {token}"}
+    return caller
