@@ -26,10 +26,13 @@ from config.settings import ROOT, Settings
 @click.option("--tenant", envvar="TASKPLANE_TENANT",
               help="X-Tenant in header mode (TASKPLANE_TENANT).")
 @click.option("--reason", envvar="TASKPLANE_REASON", help="X-Reason for the audit trail.")
+@click.option("--token", envvar="TASKPLANE_TOKEN",
+              help="Bearer credentials: an API key (tp_...) or a JWT (TASKPLANE_TOKEN).")
 @click.pass_context
-def main(ctx, url, actor, roles, tenant, reason) -> None:
+def main(ctx, url, actor, roles, tenant, reason, token) -> None:
     """Taskplane: one HTTP front door for long-running jobs on Celery."""
-    ctx.obj = {"url": url, "actor": actor, "roles": roles, "tenant": tenant, "reason": reason}
+    ctx.obj = {"url": url, "actor": actor, "roles": roles, "tenant": tenant, "reason": reason,
+               "token": token}
 
 
 def _client(ctx) -> Client:
@@ -82,6 +85,14 @@ def _call(method, *args):
         raise click.ClickException(str(exc)) from exc
 
 
+def _each(listing):
+    """Items of a paged listing; an API error becomes a clear message, as in `_call`."""
+    try:
+        yield from listing
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.group()
 def jobs() -> None:
     """List, show, cancel and retry jobs; read logs and results."""
@@ -95,7 +106,7 @@ def jobs() -> None:
 @click.pass_context
 def jobs_list(ctx, status, job_type, project, limit) -> None:
     """The tenant's jobs, newest first."""
-    listing = _client(ctx).jobs(status=status, job_type=job_type, project=project)
+    listing = _each(_client(ctx).jobs(status=status, job_type=job_type, project=project))
     for _, job in zip(range(limit), listing, strict=False):
         click.echo(f"{job['id']}  {job['status']:<10} {job['job_type']:<12} "
                    f"{job['project']:<16} {job['created_at']}")
@@ -130,6 +141,48 @@ def jobs_logs(ctx, job_id, follow) -> None:
             click.echo(line)
         return
     click.echo(_call(client.logs, job_id), nl=False)
+
+
+@main.group("api-keys")
+def api_keys() -> None:
+    """Create, list and revoke API keys of your tenant (admin)."""
+
+
+@api_keys.command("create")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--roles", "key_roles", required=True, help="Comma separated roles of the key.")
+@click.option("--actor", "key_actor", help="Who the key acts as (default: you).")
+@click.option("--expires-at", help="ISO 8601 time with a timezone after which it is refused.")
+@click.pass_context
+def api_keys_create(ctx, name, key_roles, key_actor, expires_at) -> None:
+    """Create a key and print it: it is shown this once."""
+    roles = [r.strip() for r in key_roles.split(",") if r.strip()]
+    key = _call(_client(ctx).create_api_key, name, roles, key_actor, expires_at)
+    click.echo(key["key"])
+    click.echo(f"id {key['id']}  actor {key['actor']}  roles {','.join(key['roles'])}  "
+               f"expires {key['expires_at'] or 'never'} (the key is not shown again)", err=True)
+
+
+@api_keys.command("list")
+@click.option("--actor", help="Only this actor's keys.")
+@click.option("--include-revoked", is_flag=True)
+@click.pass_context
+def api_keys_list(ctx, actor, include_revoked) -> None:
+    """The tenant's keys: id, prefix, actor, roles, expiry."""
+    listing = _client(ctx).api_keys(actor=actor, include_revoked=include_revoked or None)
+    for key in _each(listing):
+        revoked = f"  revoked {key['revoked_at']}" if key["revoked_at"] else ""
+        click.echo(f"{key['id']}  {key['prefix']}…  {key['actor']:<16} "
+                   f"{','.join(key['roles']):<20} {key['name']}{revoked}")
+
+
+@api_keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def api_keys_revoke(ctx, key_id) -> None:
+    """Revoke a key: its next request is refused."""
+    _call(_client(ctx).revoke_api_key, key_id)
+    click.echo(f"revoked {key_id}")
 
 
 @main.command("job-types")

@@ -81,6 +81,30 @@ class Client:
         """The result of a completed job."""
         return self._call("GET", f"/jobs/{job_id}/result").json()["result"]
 
+    def create_api_key(self, name: str, roles: list[str], actor: str | None = None,
+                       expires_at: str | None = None) -> dict:
+        """Create an API key (admin); the answer's `key` is shown this once."""
+        body = {"name": name, "roles": roles}
+        if actor:
+            body["actor"] = actor
+        if expires_at:
+            body["expires_at"] = expires_at
+        return self._call("POST", "/api-keys", json=body).json()
+
+    def api_keys(self, **filters) -> Iterator[dict]:
+        """The tenant's API keys (never the keys themselves), following the cursor."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = self._call("GET", "/api-keys", params=params).json()
+            yield from page["items"]
+            if not page["next_cursor"]:
+                return
+            params["cursor"] = page["next_cursor"]
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke an API key; it is refused from its next request on."""
+        self._call("DELETE", f"/api-keys/{key_id}")
+
     def job_types(self) -> list[dict]:
         """The job-type catalog."""
         return self._call("GET", "/job-types").json()["items"]

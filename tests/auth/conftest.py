@@ -89,3 +89,31 @@ def bearer(client, token: str):
     caller = Caller(client, "", "", "")
     caller.headers = {"Authorization": f"Bearer {token}"}
     return caller
+
+
+@pytest.fixture
+def keys_app(app_factory):
+    """An app taking API keys and, for the admin who makes them, identity headers."""
+    return app_factory(auth_modes=("headers", "apikey"))
+
+
+@pytest.fixture
+def admin(keys_app, tenant):
+    """Ada, admin of this test's tenant, by identity headers."""
+    from tests.conftest import Caller
+
+    return Caller(keys_app.test_client(), "ada", "admin", tenant)
+
+
+@pytest.fixture
+def make_key(admin, keys_app):
+    """`make_key(roles=["viewer"], actor="bot", **body)`: (key as created, bearer caller)."""
+
+    def make(roles=("viewer",), actor: str = "bot", **body):
+        response = admin.post("/api-keys", json={"name": "ci", "roles": list(roles),
+                                                 "actor": actor, **body})
+        assert response.status_code == 201, response.get_json()
+        key = response.get_json()
+        return key, bearer(keys_app.test_client(), key["key"])
+
+    return make
