@@ -78,9 +78,10 @@ def principal_for(token: str, reason: str) -> Principal:
     """The principal a live key is bound to; `Unauthenticated` for any other token."""
     digest = _digest(token)
     now = utcnow()
-    lookup = select(ApiKey).where(ApiKey.prefix == token[:LOOKUP_LENGTH])
-    candidates = db.session.scalars(lookup.execution_options(**UNSCOPED))  # tenant not known yet
-    for key in candidates:
+    # Columns, not rows: nothing of another tenant is left in the session's identity map.
+    lookup = select(ApiKey.key_hash, ApiKey.revoked_at, ApiKey.expires_at, ApiKey.actor,
+                    ApiKey.roles, ApiKey.tenant).where(ApiKey.prefix == token[:LOOKUP_LENGTH])
+    for key in db.session.execute(lookup.execution_options(**UNSCOPED)):
         if not hmac.compare_digest(key.key_hash, digest):
             continue
         if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
