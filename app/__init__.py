@@ -9,6 +9,7 @@ from flask import Flask
 from app.api import Api, register_blueprints
 from app.api.context import assign_request_id, authenticate, echo_request_id
 from app.api.proxies import TrustedProxies
+from app.auth_jwt import verifier_for
 from app.extensions import celery_app, configure, db
 from app.migrate import pending
 from config.settings import Settings
@@ -35,6 +36,8 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the Flask app; `config` overrides settings by field name (tests use it)."""
     settings = Settings.from_env(**(config or {}))
     settings.check()
+    if "jwt" in settings.auth_modes:
+        verifier_for(settings)  # an unreadable key file stops the start, not a request
     configure(settings)
     current, head = pending(db.engine)
     if head is not None:

@@ -30,10 +30,13 @@ class JwksFile:
 
     def get_signing_key(self, kid: str) -> jwt.PyJWK:
         """The key with this `kid`; `PyJWKClientError` when there is none."""
-        stat = self.path.stat()
-        if (stat.st_mtime_ns, stat.st_size) != self._stamp:
-            self._keys = jwt.PyJWKSet.from_json(self.path.read_text())
-            self._stamp = (stat.st_mtime_ns, stat.st_size)
+        try:
+            stat = self.path.stat()
+            if (stat.st_mtime_ns, stat.st_size) != self._stamp:
+                self._keys = jwt.PyJWKSet.from_json(self.path.read_text())
+                self._stamp = (stat.st_mtime_ns, stat.st_size)
+        except (OSError, ValueError, jwt.PyJWTError) as exc:  # missing, unreadable, not a JWKS
+            raise jwt.PyJWKClientError(f"cannot read the JWKS at {self.path}: {exc}") from exc
         for key in self._keys.keys:
             if key.key_id == kid:
                 return key

@@ -191,6 +191,23 @@ def test_key_rotation_during_and_after_the_overlap(request, app_factory, jwks_fi
     assert status(jwks_app, new_token) == 200
 
 
+@pytest.mark.parametrize("content", [None, "not json", '{"keys": "nope"}', '{"keys": []}'])
+def test_a_missing_or_broken_jwks_file_is_401_not_500(jwks_app, jwks_file, rsa_old, tenant,
+                                                      content):
+    if content is None:
+        jwks_file.path.unlink()
+    else:
+        jwks_file.path.write_text(content)
+
+    assert status(jwks_app, rsa_old.sign(claims(tenant))) == 401
+
+
+def test_an_unreadable_public_key_stops_the_start(app_factory, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        app_factory(**jwt_settings(jwt_public_key=str(tmp_path / "absent.pem")))
+    app_factory()  # back to the session's settings for the tests that follow
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"jwt_algorithms": ("HS256",), "jwt_secret": "short"}, "at least 32 bytes"),
     ({"jwt_algorithms": ("HS256",), "jwt_secret": ""}, "at least 32 bytes"),
