@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from app.api import Api, register_blueprints
-from app.api.context import assign_request_id, authenticate, echo_request_id
+from app.api.context import assign_request_id, authenticate, document_auth, echo_request_id
 from app.api.proxies import TrustedProxies
 from app.auth_jwt import verifier_for
 from app.extensions import celery_app, configure, db
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_networks)
     api = Api(app)
     register_blueprints(api)
+    document_auth(api.spec, settings.auth_modes)
     app.before_request(assign_request_id)
     app.before_request(authenticate)
     app.after_request(echo_request_id)
