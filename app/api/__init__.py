@@ -103,6 +103,7 @@ def register_blueprints(api: Api) -> None:
     from app.api.job_types.resources import blp as job_types
     from app.api.jobs.resources import blp as jobs
     from app.api.ops.resources import blp as ops
+    from app.api.quotas.resources import blp as quotas
 
-    for blueprint in (jobs, job_types, events, ops):
+    for blueprint in (jobs, job_types, events, quotas, ops):
         api.register_blueprint(blueprint)

@@ -2,5 +2,7 @@
 
 from app.models.events import GovernanceEvent
 from app.models.jobs import Job, JobLog, JobTransition, new_id
+from app.models.quotas import JobQuota, TenantQuota
 
-__all__ = ["GovernanceEvent", "Job", "JobLog", "JobTransition", "new_id"]
+__all__ = ["GovernanceEvent", "Job", "JobLog", "JobQuota", "JobTransition", "TenantQuota",
+           "new_id"]

@@ -21,7 +21,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, runtime
 from app.models import Job, JobLog, JobTransition, new_id
-from app.services import dispatch, events
+from app.services import dispatch, events, quotas
 from app.services.pagination import Page, paginate
 
 logger = logging.getLogger("taskplane.jobs")
@@ -74,16 +74,23 @@ def _record(session, job, detail: str | None = None, **event_data) -> dict:
 def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
            priority: int, idempotency_key: str | None = None,
            trace_id: str | None = None) -> tuple[Job, bool]:
-    """Store a queued job, then publish its message. Returns (job, created)."""
+    """Admit a job against the tenant's quota, store it queued, publish it: (job, created)."""
     principal.require(Permission.SUBMIT)
     spec = _job_type(job_type)
     payload = validate_payload(job_type, payload)
     fingerprint = _fingerprint(job_type, payload, project, priority)
     session = db.session
-    if idempotency_key:
-        existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+    quota = quotas.lock(session, principal.tenant, job_type)
+    if idempotency_key:  # under the lock: a replay answers the first job, using no quota
+        try:
+            existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+        except Conflict:
+            session.rollback()
+            raise
         if existing is not None:
+            session.commit()
             return existing, False
+    quotas.admit_job(session, quota, principal, spec, project)
     now = utcnow()
     values = dict(id=new_id(), job_type=job_type, status="queued", tenant=principal.tenant,
                   project=project, actor=principal.actor, payload=payload, priority=priority,

@@ -1,0 +1,264 @@
+"""Quotas: per tenant and job type, active jobs and hourly submissions; per tenant, storage.
+
+Admission is one transaction per submission that first locks the tenant's quota row of
+the job type (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite the transaction opens with
+`BEGIN IMMEDIATE`, which takes the database's write lock at once), then counts, decides
+and inserts the job. Submissions of one tenant and job type are therefore decided one at
+a time, whichever API process or host takes them: N concurrent submissions against a
+quota of K admit exactly K.
+
+A quota row's `alert_level` remembers the last usage threshold crossed (0, 80 or 100
+percent); an admission that raises it emits `service_quota_warning` (80 %) and
+`service_quota_exhausted` (100 %, `severity: page`) once each, and one that finds usage
+back below re-arms them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.auth import Permission, Principal
+from app.db import utcnow
+from app.errors import NotFound, QuotaExceeded
+from app.extensions import db, runtime
+from app.models import Job, JobQuota, TenantQuota
+from app.services import events
+from config.catalog import JobType
+
+ACTIVE = ("queued", "running", "retrying")
+WINDOW = dt.timedelta(hours=1)
+WARNING, EXHAUSTED = 80, 100
+# When an active job ends nobody knows: a client refused on `max_active` polls this often.
+ACTIVE_RETRY_AFTER = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """A tenant's limits and usage of one job type."""
+
+    job_type: str
+    max_active: int
+    active: int
+    max_per_hour: int
+    submitted_last_hour: int
+
+    @property
+    def percent(self) -> float:
+        """The higher of the two usages, in percent of its limit."""
+        return round(max(_percent(self.active, self.max_active),
+                         _percent(self.submitted_last_hour, self.max_per_hour)), 1)
+
+    def with_one_more(self) -> Usage:
+        """The usage once one more job is admitted."""
+        return dataclasses.replace(self, active=self.active + 1,
+                                   submitted_last_hour=self.submitted_last_hour + 1)
+
+    def as_dict(self) -> dict:
+        """The quota row as the API shows it."""
+        return dict(dataclasses.asdict(self), percent=self.percent)
+
+
+def _percent(used: int, limit: int) -> float:
+    return 100.0 if limit <= 0 else 100.0 * used / limit
+
+
+def _level(percent: float) -> int:
+    return EXHAUSTED if percent >= EXHAUSTED else WARNING if percent >= WARNING else 0
+
+
+def _insert(session):
+    """The dialect's INSERT, which knows `ON CONFLICT`."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _counts(session, tenant: str, now: dt.datetime, job_type: str | None = None) -> dict:
+    """{job_type: (active, submitted in the last hour)} for the tenant's jobs."""
+    scope = [Job.tenant == tenant] + ([Job.job_type == job_type] if job_type else [])
+    active = session.execute(select(Job.job_type, func.count()).where(
+        *scope, Job.status.in_(ACTIVE)).group_by(Job.job_type)).all()
+    hourly = session.execute(select(Job.job_type, func.count()).where(
+        *scope, Job.created_at >= now - WINDOW).group_by(Job.job_type)).all()
+    counts: dict[str, tuple[int, int]] = {}
+    for name, count in active:
+        counts[name] = (count, 0)
+    for name, count in hourly:
+        counts[name] = (counts.get(name, (0, 0))[0], count)
+    return counts
+
+
+def _usage(spec: JobType, row: JobQuota | None, counts: tuple[int, int]) -> Usage:
+    max_active = row.max_active if row and row.max_active is not None else spec.max_active
+    per_hour = row.max_per_hour if row and row.max_per_hour is not None else spec.max_per_hour
+    return Usage(spec.name, max_active, counts[0], per_hour, counts[1])
+
+
+def lock(session, tenant: str, job_type: str) -> JobQuota:
+    """Open the admission transaction: lock (creating it if need be) the tenant's quota row.
+
+    Whatever the session read before is committed first, so that on SQLite the
+    transaction can open with `BEGIN IMMEDIATE`.
+    """
+    real = session() if callable(session) else session  # the scoped session's current one
+    if real.in_transaction():
+        session.commit()
+    if session.connection().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    locked = (select(JobQuota).where(JobQuota.tenant == tenant, JobQuota.job_type == job_type)
+              .with_for_update().execution_options(populate_existing=True))
+    row = session.scalar(locked)
+    if row is None:
+        session.execute(_insert(session)(JobQuota).values(
+            tenant=tenant, job_type=job_type, alert_level=0, updated_at=utcnow(),
+        ).on_conflict_do_nothing())
+        row = session.scalar(locked)
+    return row
+
+
+def admit_job(session, quota: JobQuota, principal: Principal, spec: JobType,
+              project: str) -> None:
+    """Admit one more job of `spec` under the `quota` row `lock` returned, or refuse it.
+
+    Call it inside that transaction, then insert the job and commit. A refusal commits
+    its `service_job_quota_exceeded` event (nothing else) and raises `QuotaExceeded`.
+    """
+    now = utcnow()
+    usage = _usage(spec, quota, _counts(session, quota.tenant, now, spec.name)
+                   .get(spec.name, (0, 0)))
+    who = dict(tenant=quota.tenant, actor=principal.actor, project=project,
+               job_type=spec.name)
+    refusal = _refusal(session, usage, quota.tenant, now)
+    if refusal is None:
+        _announce(session, quota, usage.with_one_more(), who)
+        return
+    _announce(session, quota, usage, who)
+    data = {key: value for key, value in refusal.items() if key != "job_type"}
+    events.emit(session, "service_job_quota_exceeded", **who, reason=principal.reason, **data)
+    session.commit()  # the event's warning log line follows the commit
+    raise QuotaExceeded(f"quota {refusal['quota']} of {spec.name!r} exceeded "
+                        f"({refusal['usage']}/{refusal['limit']})", details=refusal,
+                        headers={"Retry-After": str(refusal["retry_after"])})
+
+
+def _refusal(session, usage: Usage, tenant: str, now: dt.datetime) -> dict | None:
+    """The details of the limit one more job would break, or None when it fits."""
+    if usage.active >= usage.max_active:
+        return {"job_type": usage.job_type, "quota": "max_active", "limit": usage.max_active,
+                "usage": usage.active, "window": None, "retry_after": ACTIVE_RETRY_AFTER}
+    if usage.submitted_last_hour >= usage.max_per_hour:
+        return {"job_type": usage.job_type, "quota": "max_per_hour",
+                "limit": usage.max_per_hour, "usage": usage.submitted_last_hour,
+                "window": "PT1H", "retry_after": _hourly_retry_after(session, usage, tenant, now)}
+    return None
+
+
+def _hourly_retry_after(session, usage: Usage, tenant: str, now: dt.datetime) -> int:
+    """Seconds until enough of the last hour's submissions leave the window for one more."""
+    leaving = usage.submitted_last_hour - usage.max_per_hour  # 0-based, oldest first
+    oldest = session.scalar(
+        select(Job.created_at).where(Job.tenant == tenant, Job.job_type == usage.job_type,
+                                     Job.created_at >= now - WINDOW)
+        .order_by(Job.created_at).offset(leaving).limit(1))
+    if usage.max_per_hour <= 0 or oldest is None:
+        return int(WINDOW.total_seconds())
+    return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+
+
+def _announce(session, quota: JobQuota, usage: Usage, who: dict) -> None:
+    """Emit the threshold events `usage` crosses upward; store the level it is at."""
+    level = _level(usage.percent)
+    data = dict(percent=usage.percent, max_active=usage.max_active, active=usage.active,
+                max_per_hour=usage.max_per_hour,
+                submitted_last_hour=usage.submitted_last_hour)
+    if quota.alert_level < WARNING <= level:
+        events.emit(session, "service_quota_warning", **who, severity="warning", **data)
+    if quota.alert_level < EXHAUSTED <= level:
+        events.emit(session, "service_quota_exhausted", **who, severity="page", **data)
+    if level != quota.alert_level:
+        quota.alert_level = level
+
+
+def _spec(job_type: str) -> JobType:
+    spec = runtime.catalog.get(job_type)
+    if spec is None:
+        raise NotFound("unknown job type", details={"job_type": job_type})
+    return spec
+
+
+def _own_tenant(principal: Principal, tenant: str) -> None:
+    """Admins set their own tenant's quotas; any other tenant is as missing as a missing one."""
+    principal.require(Permission.ADMINISTER)
+    if tenant != principal.tenant:
+        raise NotFound("tenant not found", details={"tenant": tenant})
+
+
+def list_quotas(principal: Principal) -> list[Usage]:
+    """The caller's tenant's limits and usage for every job type of the catalog."""
+    principal.require(Permission.READ)
+    session = db.session
+    rows = {row.job_type: row for row in session.scalars(
+        select(JobQuota).where(JobQuota.tenant == principal.tenant))}
+    counts = _counts(session, principal.tenant, utcnow())
+    return [_usage(spec, rows.get(name), counts.get(name, (0, 0)))
+            for name, spec in sorted(runtime.catalog.items())]
+
+
+def set_limits(principal: Principal, tenant: str, job_type: str, changes: dict) -> Usage:
+    """Set `max_active` / `max_per_hour` of a job type for the admin's own tenant.
+
+    A field left out stays as it is; null puts the catalog's default back.
+    """
+    _own_tenant(principal, tenant)
+    spec = _spec(job_type)
+    session = db.session
+    row = lock(session, tenant, job_type)
+    for name in ("max_active", "max_per_hour"):
+        if name in changes:
+            setattr(row, name, changes[name])
+    row.updated_at = utcnow()
+    session.commit()
+    return _usage(spec, row, _counts(session, tenant, utcnow(), job_type).get(job_type, (0, 0)))
+
+
+def storage_limit(session, tenant: str) -> int | None:
+    """The tenant's artifact storage limit in bytes: its override, else the setting; None: none.
+
+    `TASKPLANE_ARTIFACT_QUOTA_BYTES` and an override of 0 both mean unlimited.
+    """
+    override = session.scalar(select(TenantQuota.max_artifact_bytes)
+                              .where(TenantQuota.tenant == tenant))
+    limit = override if override is not None else runtime.settings.artifact_quota_bytes
+    return limit or None
+
+
+def storage_used(session, tenant: str) -> int | None:
+    """Bytes of artifact content the tenant stores; None until an artifact store reports it."""
+    return None
+
+
+def storage(session, tenant: str) -> dict:
+    """The tenant's storage limit and usage as the API shows them."""
+    limit, used = storage_limit(session, tenant), storage_used(session, tenant)
+    percent = None if limit is None or used is None else round(100.0 * used / limit, 1)
+    return {"max_artifact_bytes": limit, "used_bytes": used, "percent": percent}
+
+
+def tenant_storage(principal: Principal) -> dict:
+    """The caller's tenant's storage limit and usage."""
+    principal.require(Permission.READ)
+    return storage(db.session, principal.tenant)
+
+
+def set_storage_limit(principal: Principal, tenant: str, max_artifact_bytes: int | None) -> dict:
+    """Override the admin's own tenant's storage limit (0: unlimited; null: the setting)."""
+    _own_tenant(principal, tenant)
+    session = db.session
+    values = {"max_artifact_bytes": max_artifact_bytes, "updated_at": utcnow()}
+    session.execute(_insert(session)(TenantQuota).values(tenant=tenant, **values)
+                    .on_conflict_do_update(index_elements=["tenant"], set_=values))
+    session.commit()
+    return storage(session, tenant)
