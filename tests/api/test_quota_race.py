@@ -21,7 +21,7 @@ SUBMITS, LIMIT = 200, 10
 @pytest.fixture(scope="module")
 def two_apis(settings, tmp_path_factory):
     """Two gunicorn instances (2 sync workers each) sharing the session's database and broker."""
-    env = dict(worker_env(settings), TASKPLANE_RATE_LIMITS_ENABLED="false")
+    env = worker_env(settings)
     folder = tmp_path_factory.mktemp("gunicorn")
     servers = [Gunicorn("app:create_app()", env, folder / f"api-{n}.log") for n in (1, 2)]
     yield servers
