@@ -238,9 +238,13 @@ def cancel(principal: Principal, job_id: str) -> Job:
 
 
 def retry(principal: Principal, job_id: str) -> Job:
-    """Queue a failed or cancelled job again as a new attempt; 409 otherwise."""
+    """Queue a failed or cancelled job again as a new attempt, within `max_active`; else 409."""
     job = get(principal, job_id)
     _require_manage(principal, job)
+    spec = runtime.catalog.get(job.job_type)
+    if job.status in RETRYABLE_STATES and spec is not None:  # it would be active again
+        quota = quotas.lock(db.session, job.tenant, job.job_type)
+        quotas.admit_job(db.session, quota, principal, spec, job.project, submission=False)
     queued = _transition(job.id, (Job.status.in_(RETRYABLE_STATES),), status="queued",
                          cancel_requested=False, error=None, result=None, progress=0.0,
                          current_step=None, completed_at=None, dispatched_at=utcnow(),

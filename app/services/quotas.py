@@ -53,10 +53,10 @@ class Usage:
         return round(max(_percent(self.active, self.max_active),
                          _percent(self.submitted_last_hour, self.max_per_hour)), 1)
 
-    def with_one_more(self) -> Usage:
-        """The usage once one more job is admitted."""
+    def with_one_more(self, submission: bool = True) -> Usage:
+        """The usage once one more job is active (and, for a submission, submitted)."""
         return dataclasses.replace(self, active=self.active + 1,
-                                   submitted_last_hour=self.submitted_last_hour + 1)
+                                   submitted_last_hour=self.submitted_last_hour + submission)
 
     def as_dict(self) -> dict:
         """The quota row as the API shows it."""
@@ -120,20 +120,22 @@ def lock(session, tenant: str, job_type: str) -> JobQuota:
 
 
 def admit_job(session, quota: JobQuota, principal: Principal, spec: JobType,
-              project: str) -> None:
-    """Admit one more job of `spec` under the `quota` row `lock` returned, or refuse it.
+              project: str, *, submission: bool = True) -> None:
+    """Admit one more active job of `spec` under the `quota` row `lock` returned, or refuse.
 
-    Call it inside that transaction, then insert the job and commit. A refusal commits
-    its `service_job_quota_exceeded` event (nothing else) and raises `QuotaExceeded`.
+    Call it inside that transaction, then store the job and commit. A new submission
+    counts against `max_active` and `max_per_hour`; a retried job (`submission=False`)
+    only against `max_active`. A refusal commits its `service_job_quota_exceeded` event
+    (nothing else) and raises `QuotaExceeded`.
     """
     now = utcnow()
     usage = _usage(spec, quota, _counts(session, quota.tenant, now, spec.name)
                    .get(spec.name, (0, 0)))
     who = dict(tenant=quota.tenant, actor=principal.actor, project=project,
                job_type=spec.name)
-    refusal = _refusal(session, usage, quota.tenant, now)
+    refusal = _refusal(session, usage, quota.tenant, now, submission)
     if refusal is None:
-        _announce(session, quota, usage.with_one_more(), who)
+        _announce(session, quota, usage.with_one_more(submission), who)
         return
     _announce(session, quota, usage, who)
     data = {key: value for key, value in refusal.items() if key != "job_type"}
@@ -144,12 +146,13 @@ def admit_job(session, quota: JobQuota, principal: Principal, spec: JobType,
                         headers={"Retry-After": str(refusal["retry_after"])})
 
 
-def _refusal(session, usage: Usage, tenant: str, now: dt.datetime) -> dict | None:
+def _refusal(session, usage: Usage, tenant: str, now: dt.datetime,
+             submission: bool) -> dict | None:
     """The details of the limit one more job would break, or None when it fits."""
     if usage.active >= usage.max_active:
         return {"job_type": usage.job_type, "quota": "max_active", "limit": usage.max_active,
                 "usage": usage.active, "window": None, "retry_after": ACTIVE_RETRY_AFTER}
-    if usage.submitted_last_hour >= usage.max_per_hour:
+    if submission and usage.submitted_last_hour >= usage.max_per_hour:
         return {"job_type": usage.job_type, "quota": "max_per_hour",
                 "limit": usage.max_per_hour, "usage": usage.submitted_last_hour,
                 "window": "PT1H", "retry_after": _hourly_retry_after(session, usage, tenant, now)}

@@ -221,3 +221,22 @@ def test_storage_limit_override_null_and_unlimited(app_factory, caller, tenant):
                      json={"max_artifact_bytes": 1}).status_code == 404
     assert Caller(client, "op", "operator", tenant).put(
         f"/quotas/{tenant}", json={"max_artifact_bytes": 1}).status_code == 403
+
+
+def test_retrying_a_job_needs_a_place_under_max_active_but_no_hourly_one(
+        admin, caller, tenant, sleepers, expect_error):
+    set_quota(admin, tenant, max_active=1, max_per_hour=2)
+    viewer = caller()
+    first = sleepers.submit(viewer).get_json()["id"]
+    sleepers.cancel(1)
+    assert sleepers.submit(viewer).status_code == 202  # the one active place is taken
+
+    error = expect_error(viewer.post(f"/jobs/{first}/retry"), 429, "quota_exceeded")
+
+    assert error["details"]["quota"] == "max_active"
+    assert viewer.get(f"/jobs/{first}").get_json()["status"] == "cancelled"
+    sleepers.cancel(1)
+    retried = viewer.post(f"/jobs/{first}/retry")  # 2 of 2 submitted this hour: still fine
+    assert retried.status_code == 202
+    sleepers.jobs.append((viewer, first))
+    assert quota_row(viewer)["submitted_last_hour"] == 2
