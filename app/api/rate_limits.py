@@ -7,7 +7,8 @@ registered after it); a request without a principal counts against its remote ad
 The public probes and API docs are exempt. The limiter is built per app from that app's
 settings (tests build apps with different limits), not bound from a module-level handle.
 Over budget: 429 `rate_limited` with `Retry-After` and `X-RateLimit-Limit`, `-Remaining`
-and `-Reset`.
+and `-Reset`. When the storage cannot be reached, requests are served unlimited and the
+failure is logged.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         strategy="fixed-window",
         headers_enabled=True,
         key_prefix="taskplane-rate",
+        swallow_errors=True,  # storage down: serve unlimited (and log it) rather than fail
     )
     limiter.request_filter(_public)
     app.after_request(_restore_own_retry_after)  # after_request hooks run last-in, first-out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 
 from app.extensions import db
@@ -58,12 +61,13 @@ def events_of(admin, event_type: str) -> list[dict]:
 
 
 def test_max_active_refuses_with_429_retry_after_usage_and_an_event(
-        admin, caller, tenant, sleepers, expect_error):
+        admin, caller, tenant, sleepers, expect_error, caplog):
     set_quota(admin, tenant, max_active=2)
     viewer = caller("viewer", actor="vic")
     assert [sleepers.submit(viewer).status_code for _ in range(2)] == [202, 202]
 
-    refused = sleepers.submit(viewer, project="over")
+    with caplog.at_level(logging.WARNING, logger="taskplane.events"):
+        refused = sleepers.submit(viewer, project="over")
 
     error = expect_error(refused, 429, "quota_exceeded")
     assert error["details"] == {"job_type": "sleep", "quota": "max_active", "limit": 2,
@@ -74,6 +78,8 @@ def test_max_active_refuses_with_429_retry_after_usage_and_an_event(
     [event] = events_of(admin, "service_job_quota_exceeded")
     assert (event["actor"], event["project"], event["job_type"]) == ("vic", "over", "sleep")
     assert event["data"]["limit"] == 2 and event["data"]["usage"] == 2
+    [line] = [r for r in caplog.records if "service_job_quota_exceeded" in r.getMessage()]
+    assert line.levelno == logging.WARNING and json.loads(line.getMessage())["tenant"] == tenant
 
 
 def test_ending_an_active_job_frees_its_place(admin, caller, tenant, sleepers):

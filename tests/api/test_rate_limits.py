@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from tests.conftest import Caller
+from tests.harness import free_port
 
 ECHO = {"job_type": "echo", "payload": {"message": "m"}, "project": "p"}
 
@@ -80,3 +81,11 @@ def test_rate_limits_can_be_turned_off(app_factory, tenant):
     alice = Caller(client, "alice", "viewer", tenant)
 
     assert [alice.post("/jobs", json=ECHO).status_code for _ in range(3)] == [202] * 3
+
+
+def test_unreachable_storage_serves_requests_unlimited(app_factory, tenant):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    client = app_factory(rate_limit_storage_url=dead, rate_limit_read="1/minute").test_client()
+    alice = Caller(client, "alice", "viewer", tenant)
+
+    assert [alice.get("/jobs").status_code for _ in range(3)] == [200] * 3
