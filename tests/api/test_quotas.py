@@ -35,9 +35,14 @@ def sleepers():
             return response
 
         def cancel(self, count: int) -> None:
-            """Cancel the `count` oldest jobs submitted here."""
+            """Cancel the `count` oldest jobs submitted here; return once they have ended.
+
+            A job the worker has started stays active until the worker stops it.
+            """
             for owner, job_id in self.jobs[:count]:
                 assert owner.post(f"/jobs/{job_id}/cancel").status_code == 202
+            for owner, job_id in self.jobs[:count]:
+                owner.wait_status(job_id, "cancelled")
             del self.jobs[:count]
 
     sleepers = Sleepers()
