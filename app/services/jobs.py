@@ -253,8 +253,9 @@ def retry(principal: Principal, job_id: str) -> Job:
     if queued is None:
         raise Conflict(f"only failed or cancelled jobs can be retried; job is {job.status}",
                        details={"status": job.status})
+    refresh(job)  # as queued: once published, a worker may move it on at any moment
     publish(queued)
-    return refresh(job)
+    return job
 
 
 # --- worker side -------------------------------------------------------------------------
