@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import math
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth import Permission, Principal
@@ -30,6 +30,7 @@ from app.models import Job, JobQuota, TenantQuota
 from app.services import events
 from config.catalog import JobType
 
+QUOTAS = JobQuota.__table__
 ACTIVE = ("queued", "running", "retrying")
 WINDOW = dt.timedelta(hours=1)
 WARNING, EXHAUSTED = 80, 100
@@ -76,28 +77,20 @@ def _insert(session):
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _counts(session, tenant: str, now: dt.datetime, job_type: str | None = None) -> dict:
-    """{job_type: (active, submitted in the last hour)} for the tenant's jobs."""
-    scope = [Job.tenant == tenant] + ([Job.job_type == job_type] if job_type else [])
-    active = session.execute(select(Job.job_type, func.count()).where(
-        *scope, Job.status.in_(ACTIVE)).group_by(Job.job_type)).all()
-    hourly = session.execute(select(Job.job_type, func.count()).where(
-        *scope, Job.created_at >= now - WINDOW).group_by(Job.job_type)).all()
-    counts: dict[str, tuple[int, int]] = {}
-    for name, count in active:
-        counts[name] = (count, 0)
-    for name, count in hourly:
-        counts[name] = (counts.get(name, (0, 0))[0], count)
-    return counts
-
-
-def _usage(spec: JobType, row: JobQuota | None, counts: tuple[int, int]) -> Usage:
+def _usage(session, spec: JobType, row, tenant: str) -> Usage:
+    """Limits (`row`'s overrides, else the catalog's) and usage, counted in one statement."""
+    now = utcnow()
+    of_type = (Job.tenant == tenant, Job.job_type == spec.name)
+    active, hourly = session.execute(select(
+        select(func.count()).where(*of_type, Job.status.in_(ACTIVE)).scalar_subquery(),
+        select(func.count()).where(*of_type, Job.created_at >= now - WINDOW).scalar_subquery(),
+    )).one()
     max_active = row.max_active if row and row.max_active is not None else spec.max_active
     per_hour = row.max_per_hour if row and row.max_per_hour is not None else spec.max_per_hour
-    return Usage(spec.name, max_active, counts[0], per_hour, counts[1])
+    return Usage(spec.name, max_active, active, per_hour, hourly)
 
 
-def lock(session, tenant: str, job_type: str) -> JobQuota:
+def lock(session, tenant: str, job_type: str):
     """Open the admission transaction: lock (creating it if need be) the tenant's quota row.
 
     Whatever the session read before is committed first, so that on SQLite the
@@ -108,18 +101,21 @@ def lock(session, tenant: str, job_type: str) -> JobQuota:
         session.commit()
     if session.connection().dialect.name == "sqlite":
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-    locked = (select(JobQuota).where(JobQuota.tenant == tenant, JobQuota.job_type == job_type)
-              .with_for_update().execution_options(populate_existing=True))
-    row = session.scalar(locked)
+    locked = select(QUOTAS).where(*_key(tenant, job_type)).with_for_update()
+    row = session.execute(locked).one_or_none()
     if row is None:
-        session.execute(_insert(session)(JobQuota).values(
+        session.execute(_insert(session)(QUOTAS).values(
             tenant=tenant, job_type=job_type, alert_level=0, updated_at=utcnow(),
         ).on_conflict_do_nothing())
-        row = session.scalar(locked)
+        row = session.execute(locked).one()
     return row
 
 
-def admit_job(session, quota: JobQuota, principal: Principal, spec: JobType,
+def _key(tenant: str, job_type: str) -> tuple:
+    return (QUOTAS.c.tenant == tenant, QUOTAS.c.job_type == job_type)
+
+
+def admit_job(session, quota, principal: Principal, spec: JobType,
               project: str, *, submission: bool = True) -> None:
     """Admit one more active job of `spec` under the `quota` row `lock` returned, or refuse.
 
@@ -128,12 +124,10 @@ def admit_job(session, quota: JobQuota, principal: Principal, spec: JobType,
     only against `max_active`. A refusal commits its `service_job_quota_exceeded` event
     (nothing else) and raises `QuotaExceeded`.
     """
-    now = utcnow()
-    usage = _usage(spec, quota, _counts(session, quota.tenant, now, spec.name)
-                   .get(spec.name, (0, 0)))
+    usage = _usage(session, spec, quota, quota.tenant)
     who = dict(tenant=quota.tenant, actor=principal.actor, project=project,
                job_type=spec.name)
-    refusal = _refusal(session, usage, quota.tenant, now, submission)
+    refusal = _refusal(session, usage, quota.tenant, utcnow(), submission)
     if refusal is None:
         _announce(session, quota, usage.with_one_more(submission), who)
         return
@@ -171,7 +165,7 @@ def _hourly_retry_after(session, usage: Usage, tenant: str, now: dt.datetime) ->
     return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
 
 
-def _announce(session, quota: JobQuota, usage: Usage, who: dict) -> None:
+def _announce(session, quota, usage: Usage, who: dict) -> None:
     """Emit the threshold events `usage` crosses upward; store the level it is at."""
     level = _level(usage.percent)
     data = dict(percent=usage.percent, max_active=usage.max_active, active=usage.active,
@@ -182,7 +176,8 @@ def _announce(session, quota: JobQuota, usage: Usage, who: dict) -> None:
     if quota.alert_level < EXHAUSTED <= level:
         events.emit(session, "service_quota_exhausted", **who, severity="page", **data)
     if level != quota.alert_level:
-        quota.alert_level = level
+        session.execute(update(QUOTAS).where(*_key(quota.tenant, quota.job_type))
+                        .values(alert_level=level))
 
 
 def _spec(job_type: str) -> JobType:
@@ -203,10 +198,9 @@ def list_quotas(principal: Principal) -> list[Usage]:
     """The caller's tenant's limits and usage for every job type of the catalog."""
     principal.require(Permission.READ)
     session = db.session
-    rows = {row.job_type: row for row in session.scalars(
-        select(JobQuota).where(JobQuota.tenant == principal.tenant))}
-    counts = _counts(session, principal.tenant, utcnow())
-    return [_usage(spec, rows.get(name), counts.get(name, (0, 0)))
+    rows = {row.job_type: row for row in session.execute(
+        select(QUOTAS).where(QUOTAS.c.tenant == principal.tenant))}
+    return [_usage(session, spec, rows.get(name), principal.tenant)
             for name, spec in sorted(runtime.catalog.items())]
 
 
@@ -218,13 +212,13 @@ def set_limits(principal: Principal, tenant: str, job_type: str, changes: dict) 
     _own_tenant(principal, tenant)
     spec = _spec(job_type)
     session = db.session
-    row = lock(session, tenant, job_type)
-    for name in ("max_active", "max_per_hour"):
-        if name in changes:
-            setattr(row, name, changes[name])
-    row.updated_at = utcnow()
+    lock(session, tenant, job_type)
+    limits = {name: changes[name] for name in ("max_active", "max_per_hour") if name in changes}
+    session.execute(update(QUOTAS).where(*_key(tenant, job_type))
+                    .values(**limits, updated_at=utcnow()))
     session.commit()
-    return _usage(spec, row, _counts(session, tenant, utcnow(), job_type).get(job_type, (0, 0)))
+    row = session.execute(select(QUOTAS).where(*_key(tenant, job_type))).one()
+    return _usage(session, spec, row, tenant)
 
 
 def storage_limit(session, tenant: str) -> int | None:
