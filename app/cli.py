@@ -78,9 +78,9 @@ def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, fol
         sys.exit(0 if job["status"] == "completed" else 1)
 
 
-def _call(method, *args):
+def _call(method, *args, **kwargs):
     try:
-        return method(*args)
+        return method(*args, **kwargs)
     except ApiError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -191,6 +191,48 @@ def job_types(ctx) -> None:
     """The job types this deployment runs."""
     for job_type in _call(_client(ctx).job_types):
         click.echo(f"{job_type['name']:<16} {job_type['kind']:<8} {job_type['description']}")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def quotas(ctx) -> None:
+    """The tenant's quotas: limits, usage and percent per job type (`set` to change one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    listing = _call(_client(ctx).quotas)
+    click.echo(f"{'job type':<16} {'active':>13} {'last hour':>15} {'percent':>8}")
+    for row in listing["items"]:
+        click.echo(f"{row['job_type']:<16} {row['active']:>6}/{row['max_active']:<6} "
+                   f"{row['submitted_last_hour']:>7}/{row['max_per_hour']:<7} "
+                   f"{row['percent']:>7.1f}%")
+    limit = listing["storage"]["max_artifact_bytes"]
+    click.echo(f"artifact storage limit: {'unlimited' if limit is None else f'{limit} bytes'}")
+
+
+def _limit(_ctx, _param, value):
+    """A limit option: a number, or `default` for the catalog's default."""
+    if value is None or value == "default":
+        return value
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise click.BadParameter("a whole number or 'default'") from exc
+
+
+@quotas.command("set")
+@click.argument("tenant")
+@click.argument("job_type")
+@click.option("--max-active", callback=_limit, help="Queued + running jobs, or 'default'.")
+@click.option("--max-per-hour", callback=_limit, help="Submissions per hour, or 'default'.")
+@click.pass_context
+def quotas_set(ctx, tenant, job_type, max_active, max_per_hour) -> None:
+    """Set a job type's limits for TENANT (admin of that tenant)."""
+    limits = {name: None if value == "default" else value
+              for name, value in (("max_active", max_active), ("max_per_hour", max_per_hour))
+              if value is not None}
+    if not limits:
+        raise click.UsageError("give --max-active, --max-per-hour or both")
+    _show(_call(_client(ctx).set_quota, tenant, job_type, **limits))
 
 
 @main.command()

@@ -109,6 +109,14 @@ class Client:
         """The job-type catalog."""
         return self._call("GET", "/job-types").json()["items"]
 
+    def quotas(self) -> dict:
+        """The tenant's limits and usage per job type, and its storage limit."""
+        return self._call("GET", "/quotas").json()
+
+    def set_quota(self, tenant: str, job_type: str, **limits) -> dict:
+        """Set `max_active` and/or `max_per_hour` (None: the catalog's default); admin only."""
+        return self._call("PUT", f"/quotas/{tenant}/{job_type}", json=limits).json()
+
     def logs(self, job_id: str, since: int = 0) -> str:
         """A job's log lines after cursor `since`, as text."""
         return self._call("GET", f"/jobs/{job_id}/logs", params={"since": since}).text

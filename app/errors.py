@@ -34,3 +34,7 @@ class Conflict(ServiceError):
 
 class ValidationFailed(ServiceError):
     status, code = 422, "validation_failed"
+
+
+class QuotaExceeded(ServiceError):
+    status, code = 429, "quota_exceeded"

@@ -58,6 +58,12 @@ class Settings:
     page_size_max: int = 500
     log_follow_poll_seconds: float = 0.25
     worker_ping_timeout: float = 1.0
+    artifact_quota_bytes: int = 0
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str = ""
+    rate_limit_submit: str = "60/minute"
+    rate_limit_write: str = "120/minute"
+    rate_limit_read: str = "600/minute"
 
     _ENV = {
         "env": ("TASKPLANE_ENV", str),
@@ -83,6 +89,12 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
+        "rate_limits_enabled": ("TASKPLANE_RATE_LIMITS_ENABLED", _bool),
+        "rate_limit_storage_url": ("TASKPLANE_RATE_LIMIT_STORAGE_URL", str),
+        "rate_limit_submit": ("TASKPLANE_RATE_LIMIT_SUBMIT", str),
+        "rate_limit_write": ("TASKPLANE_RATE_LIMIT_WRITE", str),
+        "rate_limit_read": ("TASKPLANE_RATE_LIMIT_READ", str),
     }
 
     @classmethod

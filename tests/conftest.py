@@ -29,6 +29,9 @@ TEST_SETTINGS = {
     "dispatch_grace_seconds": 1.0,
     "log_follow_poll_seconds": 0.05,
     "worker_ping_timeout": 2.0,
+    "rate_limit_submit": "100000/minute",  # high: only the rate-limit tests meet a limit
+    "rate_limit_write": "100000/minute",
+    "rate_limit_read": "100000/minute",
 }
 SETTING_ENV = {
     "command_types_file": "TASKPLANE_COMMAND_TYPES",
@@ -36,6 +39,9 @@ SETTING_ENV = {
     "heartbeat_seconds": "TASKPLANE_HEARTBEAT_SECONDS",
     "dispatch_grace_seconds": "TASKPLANE_DISPATCH_GRACE_SECONDS",
     "worker_ping_timeout": "TASKPLANE_WORKER_PING_TIMEOUT",
+    "rate_limit_submit": "TASKPLANE_RATE_LIMIT_SUBMIT",
+    "rate_limit_write": "TASKPLANE_RATE_LIMIT_WRITE",
+    "rate_limit_read": "TASKPLANE_RATE_LIMIT_READ",
 }
 
 

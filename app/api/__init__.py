@@ -104,6 +104,7 @@ def register_blueprints(api: Api) -> None:
     from app.api.job_types.resources import blp as job_types
     from app.api.jobs.resources import blp as jobs
     from app.api.ops.resources import blp as ops
+    from app.api.quotas.resources import blp as quotas
 
-    for blueprint in (jobs, job_types, events, api_keys, ops):
+    for blueprint in (jobs, job_types, events, quotas, api_keys, ops):
         api.register_blueprint(blueprint)

@@ -3,5 +3,7 @@
 from app.models.events import GovernanceEvent
 from app.models.identity import ApiKey
 from app.models.jobs import Job, JobLog, JobTransition, new_id
+from app.models.quotas import JobQuota, TenantQuota
 
-__all__ = ["ApiKey", "GovernanceEvent", "Job", "JobLog", "JobTransition", "new_id"]
+__all__ = ["ApiKey", "GovernanceEvent", "Job", "JobLog", "JobQuota", "JobTransition",
+           "TenantQuota", "new_id"]

@@ -26,16 +26,18 @@ JOB_STATUS_EVENTS = {
 }
 
 
-def emit(session, event_type: str, *, tenant: str, job=None, **data) -> None:
+def emit(session, event_type: str, *, tenant: str, job=None, project: str | None = None,
+         actor: str | None = None, job_type: str | None = None, **data) -> None:
     """Insert one governance event in `session`'s transaction (committed with the change).
 
     The structured log line follows once the transaction commits, outside the write lock.
 
     `job` is a job row (ORM object or Core row): its type, project, actor, attempt and
-    trace id go with the event.
+    trace id go with the event. An event about no job yet (a refused submission) names
+    its `project`, `actor` and `job_type` itself.
     """
-    event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": None,
-             "actor": None, "job_id": None, "job_type": None, "attempt": None,
+    event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": project,
+             "actor": actor, "job_id": None, "job_type": job_type, "attempt": None,
              "max_retries": None, "trace_id": None}
     if job is not None:
         event.update(project=job.project, actor=job.actor, job_id=job.id,
@@ -50,7 +52,7 @@ def emit(session, event_type: str, *, tenant: str, job=None, **data) -> None:
 def _log_committed(session) -> None:
     """Each stored event as one JSON log line, once its transaction has committed."""
     for event, data in session.info.pop(UNLOGGED, ()):
-        warn = event["type"].endswith(("failed", "exceeded", "warning"))
+        warn = event["type"].endswith(("failed", "exceeded", "warning", "exhausted"))
         record = {"event": event["type"], **{k: v for k, v in event.items() if k != "type"},
                   "at": event["at"].isoformat(), **data}
         logger.log(logging.WARNING if warn else logging.INFO, json.dumps(record, default=str))

@@ -21,7 +21,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, runtime
 from app.models import Job, JobLog, JobTransition, new_id
-from app.services import dispatch, events
+from app.services import dispatch, events, quotas
 from app.services.pagination import Page, paginate
 
 logger = logging.getLogger("taskplane.jobs")
@@ -74,15 +74,22 @@ def _record(session, job, detail: str | None = None, **event_data) -> dict:
 def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
            priority: int, idempotency_key: str | None = None,
            trace_id: str | None = None) -> tuple[Job, bool]:
-    """Store a queued job, then publish its message. Returns (job, created)."""
+    """Admit a job against the tenant's quota, store it queued, publish it: (job, created)."""
     spec = _job_type(job_type)
     payload = validate_payload(job_type, payload)
     fingerprint = _fingerprint(job_type, payload, project, priority)
     session = db.session
-    if idempotency_key:
-        existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+    quota = quotas.lock(session, principal.tenant, job_type)
+    if idempotency_key:  # under the lock: a replay answers the first job, using no quota
+        try:
+            existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+        except Conflict:
+            session.rollback()
+            raise
         if existing is not None:
+            session.commit()
             return existing, False
+    quotas.admit_job(session, quota, principal, spec, project)
     now = utcnow()
     values = dict(id=new_id(), job_type=job_type, status="queued", tenant=principal.tenant,
                   project=project, actor=principal.actor, payload=payload, priority=priority,
@@ -228,9 +235,13 @@ def cancel(principal: Principal, job_id: str) -> Job:
 
 
 def retry(principal: Principal, job_id: str) -> Job:
-    """Queue a failed or cancelled job again as a new attempt; 409 otherwise."""
+    """Queue a failed or cancelled job again as a new attempt, within `max_active`; else 409."""
     job = get(principal, job_id)
     _require_manage(principal, job)
+    spec = runtime.catalog.get(job.job_type)
+    if job.status in RETRYABLE_STATES and spec is not None:  # it would be active again
+        quota = quotas.lock(db.session, job.tenant, job.job_type)
+        quotas.admit_job(db.session, quota, principal, spec, job.project, submission=False)
     queued = _transition(job.id, (Job.status.in_(RETRYABLE_STATES),), status="queued",
                          cancel_requested=False, error=None, result=None, progress=0.0,
                          current_step=None, completed_at=None, dispatched_at=utcnow(),
@@ -239,8 +250,9 @@ def retry(principal: Principal, job_id: str) -> Job:
     if queued is None:
         raise Conflict(f"only failed or cancelled jobs can be retried; job is {job.status}",
                        details={"status": job.status})
+    refresh(job)  # as queued: once published, a worker may move it on at any moment
     publish(queued)
-    return refresh(job)
+    return job
 
 
 # --- worker side -------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from app.auth import Permission, declared_permission
 BODIES = {  # (method, rule) → a valid body; other routes are called without one
     ("POST", "/jobs"): {"job_type": "echo", "payload": {"message": "m"}, "project": "p"},
     ("POST", "/api-keys"): {"name": "matrix", "roles": ["viewer"]},
+    ("PUT", "/quotas/<tenant>"): {"max_artifact_bytes": 1000},
+    ("PUT", "/quotas/<tenant>/<job_type>"): {"max_active": 3},
 }
 
 

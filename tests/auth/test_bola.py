@@ -7,6 +7,7 @@ body a missing id gets (apart from request id and the id itself), with nothing c
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -17,11 +18,11 @@ from tests.auth.routes import missing_ids, routes
 
 @pytest.fixture
 def owner_objects(admin, make_key, sleeping_job, failed_job):
-    """Tenant A's objects by path argument: a live job, a failed job, a live API key."""
+    """Tenant A's objects by path argument: a live job, a failed job, a live API key, itself."""
     alice = admin.__class__(admin.client, "alice", "viewer", admin.headers["X-Tenant"])
     key, _ = make_key(actor="alice")
     return {"job_id": [sleeping_job(alice)["id"], failed_job(alice)["id"]],
-            "key_id": [key["id"]]}
+            "key_id": [key["id"]], "tenant": [admin.headers["X-Tenant"]], "job_type": ["echo"]}
 
 
 def state(admin, objects: dict) -> dict:
@@ -30,6 +31,7 @@ def state(admin, objects: dict) -> dict:
         "jobs": [admin.get(f"/jobs/{job_id}").get_json() | {"progress": None}
                  for job_id in objects["job_id"]],
         "keys": admin.get("/api-keys", query_string={"include_revoked": "true"}).get_json(),
+        "quotas": admin.get("/quotas").get_json(),
     }
 
 
@@ -55,15 +57,15 @@ def test_tenant_b_gets_404_exactly_as_for_a_missing_id(keys_app, admin, owner_ob
     before = state(admin, owner_objects)
 
     for route in object_routes:
-        (kind,) = route.arguments
-        for object_id in owner_objects[kind]:
-            foreign = route.call(outsider, {kind: object_id})
+        for combination in itertools.product(*(owner_objects[a] for a in route.arguments)):
+            ids = dict(zip(route.arguments, combination, strict=True))
+            foreign = route.call(outsider, ids)
             absent_ids = missing_ids(route)
             absent = route.call(outsider, absent_ids)
 
             expect_error(foreign, 404, "not_found")
             expect_error(absent, 404, "not_found")
-            assert comparable(foreign, {kind: object_id}) == comparable(absent, absent_ids), route
+            assert comparable(foreign, ids) == comparable(absent, absent_ids), route
 
     after = state(admin, owner_objects)
     for job_before, job_after in zip(before["jobs"], after["jobs"], strict=True):
@@ -73,6 +75,7 @@ def test_tenant_b_gets_404_exactly_as_for_a_missing_id(keys_app, admin, owner_ob
                                                    "timeline"}} for j in (job_before, job_after))
         assert job_after == job_before
     assert after["keys"] == before["keys"]
+    assert after["quotas"] == before["quotas"]
 
 
 def test_a_tenant_b_api_key_sees_none_of_tenant_a(keys_app, admin, make_key, tenant,

@@ -2,7 +2,7 @@
 
 Expected answers come from the code's tables alone: the permission each route declares
 (`app.auth.requires`) and `ROLE_PERMISSIONS`. Allowed → anything but 403; denied → 403
-and the tenant's jobs, keys and events exactly as before.
+and the tenant's jobs, keys, events and quotas exactly as before.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from app.auth import ROLE_PERMISSIONS, Permission, requires
 from tests.auth.routes import routes
 
 ROLES = sorted(ROLE_PERMISSIONS)
-OBJECT_ARGUMENTS = {"job_id", "key_id"}
+OBJECT_ARGUMENTS = {"job_id", "key_id", "tenant", "job_type"}
 
 
 def test_every_route_declares_a_permission(app):
@@ -51,7 +51,7 @@ def make_objects(caller, tenant: str, route) -> dict:
     alice.wait_status(job["id"], ("cancelled", "completed", "failed"))
     key = caller("admin", actor="ada", tenant_=tenant).post(
         "/api-keys", json={"name": "k", "roles": ["viewer"]}).get_json()
-    return {"job_id": job["id"], "key_id": key["id"]}
+    return {"job_id": job["id"], "key_id": key["id"], "tenant": tenant, "job_type": "echo"}
 
 
 def snapshot(caller, tenant: str) -> dict:
@@ -62,6 +62,7 @@ def snapshot(caller, tenant: str) -> dict:
         "jobs": [ada.get(f"/jobs/{j['id']}").get_json() for j in jobs],
         "keys": ada.get("/api-keys", query_string={"include_revoked": "true"}).get_json(),
         "events": ada.get("/events", query_string={"limit": 500}).get_json(),
+        "quotas": ada.get("/quotas").get_json(),
     }
 
 

@@ -16,6 +16,7 @@ from app.api.jobs.schemas import (
     LogArgsSchema,
     ResultSchema,
 )
+from app.api.schemas import ErrorEnvelopeSchema
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
 from app.services import jobs
@@ -24,6 +25,11 @@ blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
 
 MAX_IDEMPOTENCY_KEY = 256
+OVER_QUOTA = {"schema": ErrorEnvelopeSchema,
+              "description": "`quota_exceeded` (the tenant's quota of the job type) or "
+                             "`rate_limited` (the caller's request rate)",
+              "headers": {"Retry-After": {"description": "seconds to wait",
+                                          "schema": {"type": "integer"}}}}
 JOB_COLUMNS = tuple(name for name in JobSchema().fields if name != "timeline")
 
 
@@ -58,6 +64,7 @@ class Jobs(MethodView):
     @requires(Permission.SUBMIT)
     @blp.arguments(JobSubmitSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(429, **OVER_QUOTA)
     def post(self, body):
         """Submit a job; `Idempotency-Key` makes a repeated submit return the first job."""
         job, created = jobs.submit(current_principal(), idempotency_key=_idempotency_key(),
@@ -96,6 +103,7 @@ class JobCancel(MethodView):
 class JobRetry(MethodView):
     @requires(Permission.MANAGE_OWN_JOBS)
     @blp.response(202, JobSchema)
+    @blp.alt_response(429, **OVER_QUOTA)
     def post(self, job_id):
         """Run a failed or cancelled job again as a new attempt."""
         return present(jobs.retry(current_principal(), job_id))

@@ -1,0 +1,258 @@
+"""Quotas: per tenant and job type, active jobs and hourly submissions; per tenant, storage.
+
+Admission is one transaction per submission that first locks the tenant's quota row of
+the job type (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite the transaction opens with
+`BEGIN IMMEDIATE`, which takes the database's write lock at once), then counts, decides
+and inserts the job. Submissions of one tenant and job type are therefore decided one at
+a time, whichever API process or host takes them: N concurrent submissions against a
+quota of K admit exactly K.
+
+A quota row's `alert_level` remembers the last usage threshold crossed (0, 80 or 100
+percent); an admission that raises it emits `service_quota_warning` (80 %) and
+`service_quota_exhausted` (100 %, `severity: page`) once each, and one that finds usage
+back below re-arms them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.auth import Principal
+from app.db import utcnow
+from app.errors import NotFound, QuotaExceeded
+from app.extensions import db, runtime
+from app.models import Job, JobQuota, TenantQuota
+from app.services import events
+from config.catalog import JobType
+
+QUOTAS = JobQuota.__table__
+ACTIVE = ("queued", "running", "retrying")
+WINDOW = dt.timedelta(hours=1)
+WARNING, EXHAUSTED = 80, 100
+# When an active job ends nobody knows: a client refused on `max_active` polls this often.
+ACTIVE_RETRY_AFTER = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """A tenant's limits and usage of one job type."""
+
+    job_type: str
+    max_active: int
+    active: int
+    max_per_hour: int
+    submitted_last_hour: int
+
+    @property
+    def percent(self) -> float:
+        """The higher of the two usages, in percent of its limit."""
+        return round(max(_percent(self.active, self.max_active),
+                         _percent(self.submitted_last_hour, self.max_per_hour)), 1)
+
+    def with_one_more(self, submission: bool = True) -> Usage:
+        """The usage once one more job is active (and, for a submission, submitted)."""
+        return dataclasses.replace(self, active=self.active + 1,
+                                   submitted_last_hour=self.submitted_last_hour + submission)
+
+    def as_dict(self) -> dict:
+        """The quota row as the API shows it."""
+        return dict(dataclasses.asdict(self), percent=self.percent)
+
+
+def _percent(used: int, limit: int) -> float:
+    return 100.0 if limit <= 0 else 100.0 * used / limit
+
+
+def _level(percent: float) -> int:
+    return EXHAUSTED if percent >= EXHAUSTED else WARNING if percent >= WARNING else 0
+
+
+def _insert(session):
+    """The dialect's INSERT, which knows `ON CONFLICT`."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _usage(session, spec: JobType, row, tenant: str) -> Usage:
+    """Limits (`row`'s overrides, else the catalog's) and usage, counted in one statement."""
+    now = utcnow()
+    of_type = (Job.tenant == tenant, Job.job_type == spec.name)
+    active, hourly = session.execute(select(
+        select(func.count()).where(*of_type, Job.status.in_(ACTIVE)).scalar_subquery(),
+        select(func.count()).where(*of_type, Job.created_at >= now - WINDOW).scalar_subquery(),
+    )).one()
+    max_active = row.max_active if row and row.max_active is not None else spec.max_active
+    per_hour = row.max_per_hour if row and row.max_per_hour is not None else spec.max_per_hour
+    return Usage(spec.name, max_active, active, per_hour, hourly)
+
+
+def lock(session, tenant: str, job_type: str):
+    """Open the admission transaction: lock (creating it if need be) the tenant's quota row.
+
+    Whatever the session read before is committed first, so that on SQLite the
+    transaction can open with `BEGIN IMMEDIATE`.
+    """
+    real = session() if callable(session) else session  # the scoped session's current one
+    if real.in_transaction():
+        session.commit()
+    if session.connection().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    locked = select(QUOTAS).where(*_key(tenant, job_type)).with_for_update()
+    row = session.execute(locked).one_or_none()
+    if row is None:
+        session.execute(_insert(session)(QUOTAS).values(
+            tenant=tenant, job_type=job_type, alert_level=0, updated_at=utcnow(),
+        ).on_conflict_do_nothing())
+        row = session.execute(locked).one()
+    return row
+
+
+def _key(tenant: str, job_type: str) -> tuple:
+    return (QUOTAS.c.tenant == tenant, QUOTAS.c.job_type == job_type)
+
+
+def admit_job(session, quota, principal: Principal, spec: JobType,
+              project: str, *, submission: bool = True) -> None:
+    """Admit one more active job of `spec` under the `quota` row `lock` returned, or refuse.
+
+    Call it inside that transaction, then store the job and commit. A new submission
+    counts against `max_active` and `max_per_hour`; a retried job (`submission=False`)
+    only against `max_active`. A refusal commits its `service_job_quota_exceeded` event
+    (nothing else) and raises `QuotaExceeded`.
+    """
+    usage = _usage(session, spec, quota, quota.tenant)
+    who = dict(tenant=quota.tenant, actor=principal.actor, project=project,
+               job_type=spec.name)
+    refusal = _refusal(session, usage, quota.tenant, utcnow(), submission)
+    if refusal is None:
+        _announce(session, quota, usage.with_one_more(submission), who)
+        return
+    _announce(session, quota, usage, who)
+    data = {key: value for key, value in refusal.items() if key != "job_type"}
+    events.emit(session, "service_job_quota_exceeded", **who, reason=principal.reason, **data)
+    session.commit()  # the event's warning log line follows the commit
+    raise QuotaExceeded(f"quota {refusal['quota']} of {spec.name!r} exceeded "
+                        f"({refusal['usage']}/{refusal['limit']})", details=refusal,
+                        headers={"Retry-After": str(refusal["retry_after"])})
+
+
+def _refusal(session, usage: Usage, tenant: str, now: dt.datetime,
+             submission: bool) -> dict | None:
+    """The details of the limit one more job would break, or None when it fits."""
+    if usage.active >= usage.max_active:
+        return {"job_type": usage.job_type, "quota": "max_active", "limit": usage.max_active,
+                "usage": usage.active, "window": None, "retry_after": ACTIVE_RETRY_AFTER}
+    if submission and usage.submitted_last_hour >= usage.max_per_hour:
+        return {"job_type": usage.job_type, "quota": "max_per_hour",
+                "limit": usage.max_per_hour, "usage": usage.submitted_last_hour,
+                "window": "PT1H", "retry_after": _hourly_retry_after(session, usage, tenant, now)}
+    return None
+
+
+def _hourly_retry_after(session, usage: Usage, tenant: str, now: dt.datetime) -> int:
+    """Seconds until enough of the last hour's submissions leave the window for one more."""
+    leaving = usage.submitted_last_hour - usage.max_per_hour  # 0-based, oldest first
+    oldest = session.scalar(
+        select(Job.created_at).where(Job.tenant == tenant, Job.job_type == usage.job_type,
+                                     Job.created_at >= now - WINDOW)
+        .order_by(Job.created_at).offset(leaving).limit(1))
+    if usage.max_per_hour <= 0 or oldest is None:
+        return int(WINDOW.total_seconds())
+    return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+
+
+def _announce(session, quota, usage: Usage, who: dict) -> None:
+    """Emit the threshold events `usage` crosses upward; store the level it is at."""
+    level = _level(usage.percent)
+    data = dict(percent=usage.percent, max_active=usage.max_active, active=usage.active,
+                max_per_hour=usage.max_per_hour,
+                submitted_last_hour=usage.submitted_last_hour)
+    if quota.alert_level < WARNING <= level:
+        events.emit(session, "service_quota_warning", **who, severity="warning", **data)
+    if quota.alert_level < EXHAUSTED <= level:
+        events.emit(session, "service_quota_exhausted", **who, severity="page", **data)
+    if level != quota.alert_level:
+        session.execute(update(QUOTAS).where(*_key(quota.tenant, quota.job_type))
+                        .values(alert_level=level))
+
+
+def _spec(job_type: str) -> JobType:
+    spec = runtime.catalog.get(job_type)
+    if spec is None:
+        raise NotFound("unknown job type", details={"job_type": job_type})
+    return spec
+
+
+def _own_tenant(principal: Principal, tenant: str) -> None:
+    """Only the caller's own tenant; any other tenant is as missing as a missing one."""
+    if tenant != principal.tenant:
+        raise NotFound("tenant not found", details={"tenant": tenant})
+
+
+def list_quotas(principal: Principal) -> list[Usage]:
+    """The caller's tenant's limits and usage for every job type of the catalog."""
+    session = db.session
+    rows = {row.job_type: row for row in session.execute(
+        select(QUOTAS).where(QUOTAS.c.tenant == principal.tenant))}
+    return [_usage(session, spec, rows.get(name), principal.tenant)
+            for name, spec in sorted(runtime.catalog.items())]
+
+
+def set_limits(principal: Principal, tenant: str, job_type: str, changes: dict) -> Usage:
+    """Set `max_active` / `max_per_hour` of a job type for the admin's own tenant.
+
+    A field left out stays as it is; null puts the catalog's default back.
+    """
+    _own_tenant(principal, tenant)
+    spec = _spec(job_type)
+    session = db.session
+    lock(session, tenant, job_type)
+    limits = {name: changes[name] for name in ("max_active", "max_per_hour") if name in changes}
+    session.execute(update(QUOTAS).where(*_key(tenant, job_type))
+                    .values(**limits, updated_at=utcnow()))
+    session.commit()
+    row = session.execute(select(QUOTAS).where(*_key(tenant, job_type))).one()
+    return _usage(session, spec, row, tenant)
+
+
+def storage_limit(session, tenant: str) -> int | None:
+    """The tenant's artifact storage limit in bytes: its override, else the setting; None: none.
+
+    `TASKPLANE_ARTIFACT_QUOTA_BYTES` and an override of 0 both mean unlimited.
+    """
+    override = session.scalar(select(TenantQuota.max_artifact_bytes)
+                              .where(TenantQuota.tenant == tenant))
+    limit = override if override is not None else runtime.settings.artifact_quota_bytes
+    return limit or None
+
+
+def storage_used(session, tenant: str) -> int | None:
+    """Bytes of artifact content the tenant stores; None until an artifact store reports it."""
+    return None
+
+
+def storage(session, tenant: str) -> dict:
+    """The tenant's storage limit and usage as the API shows them."""
+    limit, used = storage_limit(session, tenant), storage_used(session, tenant)
+    percent = None if limit is None or used is None else round(100.0 * used / limit, 1)
+    return {"max_artifact_bytes": limit, "used_bytes": used, "percent": percent}
+
+
+def tenant_storage(principal: Principal) -> dict:
+    """The caller's tenant's storage limit and usage."""
+    return storage(db.session, principal.tenant)
+
+
+def set_storage_limit(principal: Principal, tenant: str, max_artifact_bytes: int | None) -> dict:
+    """Override the admin's own tenant's storage limit (0: unlimited; null: the setting)."""
+    _own_tenant(principal, tenant)
+    session = db.session
+    values = {"max_artifact_bytes": max_artifact_bytes, "updated_at": utcnow()}
+    session.execute(_insert(session)(TenantQuota).values(tenant=tenant, **values)
+                    .on_conflict_do_update(index_elements=["tenant"], set_=values))
+    session.commit()
+    return storage(session, tenant)
