@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from app.api import Api, register_blueprints
+from app.api.audit.hook import record_audit
 from app.api.context import assign_request_id, authenticate, echo_request_id
 from app.extensions import celery_app, configure, db
 from app.migrate import pending
@@ -48,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(assign_request_id)
     app.before_request(authenticate)
     app.after_request(echo_request_id)
+    app.after_request(record_audit)
     app.teardown_appcontext(lambda _exc: db.session.remove())
     if not logging.getLogger().handlers:  # gunicorn leaves the root logger bare
         logging.basicConfig(format="%(message)s")

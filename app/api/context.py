@@ -44,3 +44,18 @@ def authenticate() -> None:
 def current_principal() -> Principal:
     """The principal of this request (set by `authenticate`)."""
     return g.principal
+
+
+def principal_or_none() -> Principal | None:
+    """The principal of this request, or None when it has none (public, or refused at the door)."""
+    return g.get("principal")
+
+
+def request_id() -> str:
+    """This request's id (set by `assign_request_id`)."""
+    return g.get("request_id", "")
+
+
+def source_address() -> str | None:
+    """The caller's network address: the one place that decides which address counts."""
+    return request.remote_addr
