@@ -172,6 +172,35 @@ def test_foreign_tenant_cancel_is_one_denied_404_in_the_callers_tenant(
     assert alice.get(f"/jobs/{job['id']}").get_json()["status"] == "queued"
 
 
+def test_oversized_submit_is_one_failed_record(app, alice, audit_rows):
+    request_id = rid()
+    too_big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+
+    response = submit(alice, {"message": too_big}, **{"X-Request-ID": request_id})
+
+    assert response.status_code == 413
+    row = only(audit_rows(request_id))
+    assert (row["action"], row["outcome"], row["status"]) == ("jobs.submit", "failed", 413)
+    assert alice.get("/jobs").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("method, path, status, outcome", [
+    ("post", "/no-such-thing", 404, "denied"),
+    ("get", "/no-such-thing", 404, "denied"),
+    ("patch", "/jobs", 405, "failed"),
+])
+def test_a_call_matching_no_route_is_one_unrouted_record(alice, audit_rows, method, path,
+                                                         status, outcome):
+    request_id = rid()
+
+    response = getattr(alice, method)(path, headers={"X-Request-ID": request_id})
+
+    assert response.status_code == status
+    row = only(audit_rows(request_id))
+    assert (row["action"], row["target"], row["outcome"], row["status"]) == (
+        "unrouted", None, outcome, status)
+
+
 def test_successful_reads_write_no_record_a_missing_job_writes_one(alice, caller, audit_rows):
     job_id = alice.submit("echo", {"message": "x"}).get_json()["id"]
     operator = caller("operator", actor="olga")

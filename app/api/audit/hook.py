@@ -39,11 +39,11 @@ def audit_entry(response) -> dict:
     principal = principal_or_none()
     rule = request.url_rule.rule if request.url_rule is not None else None
     return {
-        "request_id": request_id(),
-        "actor": principal.actor if principal else None,
+        "request_id": request_id()[:128],
+        "actor": principal.actor[:256] if principal else None,
         "roles": list(principal.roles) if principal else [],
-        "tenant": principal.tenant if principal else None,
-        "reason": principal.reason if principal else "unspecified",
+        "tenant": principal.tenant[:128] if principal else None,
+        "reason": principal.reason[:512] if principal else "unspecified",
         "action": action_name(request.endpoint, rule, request.method),
         "target": target_of(request.view_args, _created_id(response)),
         "outcome": audit.outcome_for_status(response.status_code),
@@ -57,8 +57,10 @@ def record_audit(response):
     """`after_request`: store the audit record of a mutating or denied call."""
     if not audit.is_audited(request.method, response.status_code):
         return response
-    entry = audit_entry(response)
+    entry = {"request_id": request_id(), "method": request.method,  # if even the entry fails
+             "status": response.status_code}
     try:
+        entry = audit_entry(response)
         audit.record(entry)
     except Exception:
         logger.exception("audit record NOT stored: %s", json.dumps(entry, default=str))
