@@ -45,6 +45,10 @@ class JobType:
     max_active: int = 100
     max_per_hour: int = 1000
     max_payload_bytes: int = 64 * 1024
+    # A permission (an `app.auth.Permission` value) needed beyond `submit` to submit,
+    # retry or read the result of this type: a report of governance data needs
+    # `read_governance`, or any viewer could read it through the job.
+    permission: str | None = None
 
     @functools.cached_property
     def schema(self) -> ma.Schema:
@@ -161,6 +165,7 @@ BUILTIN = (
         "[since, until) (at most 31 days) as CSV and JSON.",
         payload_schema=AuditReportPayload,
         handler="tasks.builtin.audit_report:run",
+        permission="read_governance",
     ),
 )
 

@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from app.auth import Permission
+from config.catalog import build_catalog
 from tasks.builtin.audit_report import COLUMNS, render
 
 AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -84,6 +86,43 @@ def test_a_bad_window_is_refused_at_submit(caller, payload, field):
     error = response.get_json()["error"]
     assert error["code"] == "validation_failed"
     assert field in error["details"]["payload"]
+
+
+def test_every_permission_the_catalog_names_exists():
+    named = {jt.permission for jt in build_catalog().values() if jt.permission}
+
+    assert named == {"read_governance"}
+    assert all(Permission(name) for name in named)
+
+
+@pytest.mark.parametrize("roles", ["viewer", "publisher"])
+def test_only_operators_and_admins_may_submit_a_report(caller, roles):
+    response = caller(roles).submit("audit-report", window(AT, days=1))
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["details"]["permission"] == "read_governance"
+    assert caller(roles).get("/jobs").get_json()["items"] == []
+
+
+def test_a_report_result_is_not_readable_without_read_governance(worker, caller):
+    as_operator, as_viewer = caller("operator", actor="olga"), caller("viewer", actor="olga")
+    job = as_operator.submit("audit-report", window(AT, days=1)).get_json()
+    assert as_operator.wait_status(job["id"], "completed")
+
+    assert as_viewer.get(f"/jobs/{job['id']}/result").status_code == 403
+    assert caller("viewer", actor="vera").get(f"/jobs/{job['id']}/result").status_code == 403
+    assert as_operator.get(f"/jobs/{job['id']}/result").status_code == 200
+    assert caller("viewer", actor="vera").get(f"/jobs/{job['id']}").status_code == 200
+
+
+def test_a_demoted_submitter_cannot_retry_the_report(worker, caller):
+    as_operator, as_viewer = caller("operator", actor="olga"), caller("viewer", actor="olga")
+    job = as_operator.submit("audit-report", window(AT, days=1)).get_json()
+    assert as_operator.wait_status(job["id"], "completed")
+    retried = as_viewer.post(f"/jobs/{job['id']}/retry")  # the permission is checked first
+
+    assert retried.status_code == 403
+    assert retried.get_json()["error"]["details"]["permission"] == "read_governance"
 
 
 def test_report_renders_the_tenants_window_and_nothing_of_another_tenant(
