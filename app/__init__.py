@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from app.api import Api, register_blueprints
+from app.api.audit.hook import record_audit
 from app.api.context import assign_request_id, authenticate, document_auth, echo_request_id
 from app.api.proxies import TrustedProxies
 from app.api.rate_limits import init_rate_limits
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(authenticate)
     app.after_request(echo_request_id)
     init_rate_limits(app, settings)  # after `authenticate`: limits are per principal
+    app.after_request(record_audit)
     app.teardown_appcontext(lambda _exc: db.session.remove())
     if not logging.getLogger().handlers:  # gunicorn leaves the root logger bare
         logging.basicConfig(format="%(message)s")

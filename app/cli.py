@@ -185,6 +185,24 @@ def api_keys_revoke(ctx, key_id) -> None:
     click.echo(f"revoked {key_id}")
 
 
+@main.command("audit")
+@click.option("--actor")
+@click.option("--action", help="e.g. jobs.submit, jobs.cancel")
+@click.option("--outcome", type=click.Choice(["allowed", "denied", "failed"]))
+@click.option("--since", help="ISO time with a timezone, inclusive.")
+@click.option("--until", help="ISO time with a timezone, exclusive.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_context
+def audit_log(ctx, actor, action, outcome, since, until, limit) -> None:
+    """The tenant's audit log, newest first (operator, admin)."""
+    listing = _client(ctx).audit(actor=actor, action=action, outcome=outcome, since=since,
+                                 until=until, limit=min(limit, 500))
+    for _, record in zip(range(limit), _each(listing), strict=False):
+        click.echo(f"{record['at']}  {record['outcome']:<7} {record['status']} "
+                   f"{record['action']:<20} {record['target'] or '-'}  "
+                   f"{record['actor'] or '-'}  {record['reason']}")
+
+
 @main.command("job-types")
 @click.pass_context
 def job_types(ctx) -> None:

@@ -59,15 +59,23 @@ class Client:
         """One job with its timeline."""
         return self._call("GET", f"/jobs/{job_id}").json()
 
-    def jobs(self, **filters) -> Iterator[dict]:
-        """Every job matching `filters`, following the cursor."""
+    def _pages(self, path: str, filters: dict) -> Iterator[dict]:
+        """Every item of the list at `path` matching `filters`, following the cursor."""
         params = {k: v for k, v in filters.items() if v is not None}
         while True:
-            page = self._call("GET", "/jobs", params=params).json()
+            page = self._call("GET", path, params=params).json()
             yield from page["items"]
             if not page["next_cursor"]:
                 return
             params["cursor"] = page["next_cursor"]
+
+    def jobs(self, **filters) -> Iterator[dict]:
+        """Every job matching `filters`, following the cursor."""
+        return self._pages("/jobs", filters)
+
+    def audit(self, **filters) -> Iterator[dict]:
+        """The tenant's audit records matching `filters` (actor, action, outcome, since, until)."""
+        return self._pages("/audit", filters)
 
     def cancel(self, job_id: str) -> dict:
         """Cancel a queued or running job."""

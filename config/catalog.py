@@ -11,13 +11,14 @@ TOML file named by `TASKPLANE_COMMAND_TYPES`: an argv element written exactly
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import re
 import tomllib
 from pathlib import Path
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields, validate, validates_schema
 
 RETRYABLE = ("tasks.errors.RetryableJobError",)
 JOB_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -44,6 +45,10 @@ class JobType:
     max_active: int = 100
     max_per_hour: int = 1000
     max_payload_bytes: int = 64 * 1024
+    # A permission (an `app.auth.Permission` value) needed beyond `submit` to submit,
+    # retry or read the result of this type: a report of governance data needs
+    # `read_governance`, or any viewer could read it through the job.
+    permission: str | None = None
 
     @functools.cached_property
     def schema(self) -> ma.Schema:
@@ -105,6 +110,21 @@ class EvalRunPayload(PayloadSchema):
     threshold = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
 
 
+class AuditReportPayload(PayloadSchema):
+    MAX_WINDOW = dt.timedelta(days=31)
+
+    since = fields.AwareDateTime(required=True, default_timezone=None)
+    until = fields.AwareDateTime(required=True, default_timezone=None)
+
+    @validates_schema
+    def _window(self, data, **_kwargs):
+        if data["until"] <= data["since"]:
+            raise ma.ValidationError("must be later than since", field_name="until")
+        if data["until"] - data["since"] > self.MAX_WINDOW:
+            raise ma.ValidationError(f"the window is at most {self.MAX_WINDOW.days} days",
+                                     field_name="until")
+
+
 BUILTIN = (
     JobType(
         name="echo",
@@ -138,6 +158,14 @@ BUILTIN = (
         "precision, recall and F1; fails when accuracy is under `threshold`.",
         payload_schema=EvalRunPayload,
         handler="tasks.builtin.eval_run:run",
+    ),
+    JobType(
+        name="audit-report",
+        description="Renders the tenant's audit records and governance events of a window "
+        "[since, until) (at most 31 days) as CSV and JSON.",
+        payload_schema=AuditReportPayload,
+        handler="tasks.builtin.audit_report:run",
+        permission="read_governance",
     ),
 )
 

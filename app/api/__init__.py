@@ -100,11 +100,12 @@ class Blueprint(flask_smorest.Blueprint):
 def register_blueprints(api: Api) -> None:
     """Register every resource blueprint, from one list."""
     from app.api.api_keys.resources import blp as api_keys
+    from app.api.audit.resources import blp as audit
     from app.api.events.resources import blp as events
     from app.api.job_types.resources import blp as job_types
     from app.api.jobs.resources import blp as jobs
     from app.api.ops.resources import blp as ops
     from app.api.quotas.resources import blp as quotas
 
-    for blueprint in (jobs, job_types, events, quotas, api_keys, ops):
+    for blueprint in (jobs, job_types, events, audit, quotas, api_keys, ops):
         api.register_blueprint(blueprint)

@@ -119,6 +119,16 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def principal_or_none() -> Principal | None:
+    """The principal of this request, or None when it has none (public, or refused at the door)."""
+    return g.get("principal")
+
+
+def request_id() -> str:
+    """This request's id (set by `assign_request_id`)."""
+    return g.get("request_id", "")
+
+
 def source_address() -> str | None:
     """The client's address: from `X-Forwarded-For` behind a trusted proxy, else the peer's."""
     return request.remote_addr

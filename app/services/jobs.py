@@ -71,11 +71,19 @@ def _record(session, job, detail: str | None = None, **event_data) -> dict:
     return transition
 
 
+def _require_type_permission(principal: Principal, job_type: str) -> None:
+    """The extra permission some job types need (`audit-report`: read governance)."""
+    spec = runtime.catalog.get(job_type)
+    if spec is not None and spec.permission:
+        principal.require(Permission(spec.permission))
+
+
 def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
            priority: int, idempotency_key: str | None = None,
            trace_id: str | None = None) -> tuple[Job, bool]:
     """Admit a job against the tenant's quota, store it queued, publish it: (job, created)."""
     spec = _job_type(job_type)
+    _require_type_permission(principal, job_type)
     payload = validate_payload(job_type, payload)
     fingerprint = _fingerprint(job_type, payload, project, priority)
     session = db.session
@@ -188,6 +196,7 @@ def refresh(job: Job) -> Job:
 def result(principal: Principal, job_id: str):
     """The handler's result of a completed job; 409 while it is not completed."""
     job = get(principal, job_id)
+    _require_type_permission(principal, job.job_type)
     if job.status != "completed":
         raise Conflict("job has not completed", details={"status": job.status})
     return job.result
@@ -238,6 +247,7 @@ def retry(principal: Principal, job_id: str) -> Job:
     """Queue a failed or cancelled job again as a new attempt, within `max_active`; else 409."""
     job = get(principal, job_id)
     _require_manage(principal, job)
+    _require_type_permission(principal, job.job_type)
     spec = runtime.catalog.get(job.job_type)
     if job.status in RETRYABLE_STATES and spec is not None:  # it would be active again
         quota = quotas.lock(db.session, job.tenant, job.job_type)

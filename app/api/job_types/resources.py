@@ -32,6 +32,7 @@ def present(job_type) -> dict:
                           "max_per_hour": job_type.max_per_hour},
         "max_payload_bytes": job_type.max_payload_bytes,
         "command": list(job_type.command),
+        "permission": job_type.permission,
     }
 
 

@@ -49,6 +49,8 @@ class JobTypeSchema(Schema):
     default_quota = fields.Nested(QuotaDefaultsSchema)
     max_payload_bytes = fields.Integer()
     command = fields.List(fields.String())
+    permission = fields.String(allow_none=True, metadata={
+        "description": "permission needed beyond submit to submit, retry or read its result"})
 
 
 class JobTypeListSchema(Schema):

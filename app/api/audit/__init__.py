@@ -1,0 +1,1 @@
+"""`/audit` and the hook that writes the audit log."""

@@ -1,0 +1,27 @@
+"""`/audit`: the tenant's audit log (operator and admin)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import Blueprint
+from app.api.audit.schemas import AuditListArgsSchema, AuditPageSchema
+from app.api.context import current_principal
+from app.auth import Permission, requires
+from app.services import audit
+
+blp = Blueprint("audit", __name__, url_prefix="/audit",
+                description="The audit log: every mutating call and every denied call.")
+
+
+@blp.route("")
+class AuditLog(MethodView):
+    @requires(Permission.READ_GOVERNANCE)
+    @blp.arguments(AuditListArgsSchema, location="query")
+    @blp.response(200, AuditPageSchema)
+    def get(self, args):
+        """The tenant's audit records, newest first."""
+        principal = current_principal()
+        cursor, limit = args.pop("cursor"), args.pop("limit")
+        page = audit.list_records(principal.tenant, args, cursor, limit)
+        return {"items": page.items, "next_cursor": page.next_cursor}
