@@ -44,6 +44,12 @@ class Settings:
     page_size_max: int = 500
     log_follow_poll_seconds: float = 0.25
     worker_ping_timeout: float = 1.0
+    artifact_max_bytes: int = 5 * 1024**3
+    artifact_quota_bytes: int = 0
+    artifact_retention_days: float = 0.0
+    signing_keys: tuple[str, ...] = ()
+    download_url_seconds: int = 3600
+    download_url_seconds_max: int = 7 * 24 * 3600
 
     _ENV = {
         "env": ("TASKPLANE_ENV", str),
@@ -61,6 +67,12 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
+        "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
+        "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
+        "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
+        "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
+        "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),
     }
 
     @classmethod

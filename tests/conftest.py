@@ -36,6 +36,7 @@ SETTING_ENV = {
     "heartbeat_seconds": "TASKPLANE_HEARTBEAT_SECONDS",
     "dispatch_grace_seconds": "TASKPLANE_DISPATCH_GRACE_SECONDS",
     "worker_ping_timeout": "TASKPLANE_WORKER_PING_TIMEOUT",
+    "storage_url": "TASKPLANE_STORAGE_URL",
 }
 
 
@@ -79,9 +80,10 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url):
+def settings(database_url, redis_url, tmp_path_factory):
     """Settings overrides shared by the test app and the worker process."""
-    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url)
+    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url,
+                storage_url=f"file://{tmp_path_factory.mktemp('objects')}")
 
 
 def worker_env(settings: dict) -> dict:

@@ -182,6 +182,29 @@ class Gunicorn(Service):
         return f"http://127.0.0.1:{self.port}"
 
 
+class S3Server(Service):
+    """moto's S3-compatible server (`python -m moto.server`) on a free loopback port."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        super().__init__("moto server", [sys.executable, "-m", "moto.server", "-H",
+                                         "127.0.0.1", "-p", str(self.port)],
+                         folder / "moto.log")
+        wait_until(self._answers, 60, interval=0.1, message="moto server")
+
+    def _answers(self) -> bool:
+        self.check_alive()
+        try:
+            return http_request(self.port, "GET", "/moto-api/")[0] == 200
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+
 def http_request(port: int, method: str, path: str, body: bytes | None = None,
                  headers: dict | None = None, timeout: float = 10) -> tuple[int, bytes]:
     """One HTTP request to 127.0.0.1:`port` on a fresh connection; (status, body)."""

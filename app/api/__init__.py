@@ -21,6 +21,7 @@ HTTP_ERROR_CODES = {
     412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_failed",
     428: "precondition_required",
     429: "rate_limited",
@@ -99,10 +100,12 @@ class Blueprint(flask_smorest.Blueprint):
 
 def register_blueprints(api: Api) -> None:
     """Register every resource blueprint, from one list."""
+    from app.api.artifacts.jobs import blp as job_artifacts
+    from app.api.artifacts.resources import blp as artifacts
     from app.api.events.resources import blp as events
     from app.api.job_types.resources import blp as job_types
     from app.api.jobs.resources import blp as jobs
     from app.api.ops.resources import blp as ops
 
-    for blueprint in (jobs, job_types, events, ops):
+    for blueprint in (jobs, job_types, events, ops, artifacts, job_artifacts):
         api.register_blueprint(blueprint)

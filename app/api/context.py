@@ -12,6 +12,7 @@ from app.errors import Unauthenticated
 from app.extensions import runtime
 
 PUBLIC_ENDPOINTS = {"ops.Healthz", "ops.Readyz", "ops.Livez", "static"}
+PUBLIC_ENDPOINTS.add("artifacts.SignedDownload")  # a signed link is its own credential
 PUBLIC_PREFIXES = ("api-docs.",)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
