@@ -105,6 +105,13 @@ class EvalRunPayload(PayloadSchema):
     threshold = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
 
 
+class ArtifactBundlePayload(PayloadSchema):
+    artifact_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)),
+                               required=True, validate=validate.Length(min=1, max=1000))
+    name = fields.String(load_default="bundle.zip",
+                         validate=validate.Regexp(r"^[^\x00-\x1f\x7f]{1,256}$"))
+
+
 BUILTIN = (
     JobType(
         name="echo",
@@ -138,6 +145,16 @@ BUILTIN = (
         "precision, recall and F1; fails when accuracy is under `threshold`.",
         payload_schema=EvalRunPayload,
         handler="tasks.builtin.eval_run:run",
+    ),
+    JobType(
+        name="artifact-bundle",
+        description="Zips chosen artifacts of the tenant (their current versions) into a new "
+        "artifact of the job; an unknown or foreign artifact id fails the job.",
+        payload_schema=ArtifactBundlePayload,
+        handler="tasks.builtin.artifact_bundle:run",
+        max_retries=1,
+        soft_time_limit=1800,
+        time_limit=1860,
     ),
 )
 

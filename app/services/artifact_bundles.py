@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
+from sqlalchemy import select
 from zipstream import ZipStream
 
+from app.errors import NotFound
+from app.extensions import db
 from app.models import Artifact
 from app.services import artifacts
 
@@ -39,3 +42,13 @@ def zip_stream(items: list[Artifact]) -> Iterator[bytes]:
         manifest = artifacts.manifest(artifact)
         archive.add(_lazy(manifest), archive_name(artifact.name, taken))
     return iter(archive)
+
+
+def members(tenant: str, artifact_ids: list[str]) -> list[Artifact]:
+    """The tenant's artifacts of `artifact_ids`, in that order; 404 naming any missing."""
+    found = {a.id: a for a in db.session.scalars(
+        select(Artifact).where(Artifact.tenant == tenant, Artifact.id.in_(artifact_ids)))}
+    missing = [i for i in artifact_ids if i not in found]
+    if missing:
+        raise NotFound("artifacts not found", details={"artifact_ids": missing})
+    return [found[i] for i in dict.fromkeys(artifact_ids)]

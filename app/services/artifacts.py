@@ -306,10 +306,11 @@ def _file_chunks(path: Path):
             yield chunk
 
 
-def add_job_artifact(job, name: str, source: bytes | str | Path, type: str = "output",
+def add_job_artifact(ctx, name: str, source: bytes | str | Path, type: str = "output",
                      content_type: str | None = None) -> Artifact:
-    """Store `source` (bytes or a file path) as an artifact of `job` (tenant, project kept).
+    """Store `source` (bytes or a file path) as an artifact of the running job `ctx`.
 
+    `ctx` carries `job_id`, `tenant`, `project` and `actor`; the artifact inherits them.
     A job that adds the same name again (a retried attempt) adds a new version.
     """
     if isinstance(source, bytes):
@@ -317,14 +318,14 @@ def add_job_artifact(job, name: str, source: bytes | str | Path, type: str = "ou
     else:
         path = Path(source)
         chunks, hint = _file_chunks(path), path.stat().st_size
-    existing = db.session.scalar(select(Artifact).where(Artifact.job_id == job.id,
+    existing = db.session.scalar(select(Artifact).where(Artifact.job_id == ctx.job_id,
                                                         Artifact.name == name))
-    reason = f"output of job {job.id}"
+    reason = f"output of job {ctx.job_id}"
     if existing is None:
-        return _create(job.tenant, job.actor, reason, name=name, type=type, metadata={},
-                       project=job.project, job_id=job.id, expires_at=None, chunks=chunks,
-                       hint=hint, content_type=content_type)
-    system = Principal(actor=job.actor, roles=("admin",), tenant=job.tenant, reason=reason)
+        return _create(ctx.tenant, ctx.actor, reason, name=name, type=type, metadata={},
+                       project=ctx.project, job_id=ctx.job_id, expires_at=None,
+                       chunks=chunks, hint=hint, content_type=content_type)
+    system = Principal(actor=ctx.actor, roles=("admin",), tenant=ctx.tenant, reason=reason)
     return update_artifact(system, existing.id, chunks=chunks, hint=hint,
                            content_type=content_type, type=type)
 

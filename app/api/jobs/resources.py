@@ -17,13 +17,13 @@ from app.api.jobs.schemas import (
     ResultSchema,
 )
 from app.errors import ValidationFailed
-from app.services import jobs
+from app.services import artifacts, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
 
 MAX_IDEMPOTENCY_KEY = 256
-JOB_COLUMNS = tuple(name for name in JobSchema().fields if name != "timeline")
+JOB_COLUMNS = tuple(name for name in JobSchema().fields if name not in ("timeline", "artifacts"))
 
 
 def present(job, with_timeline: bool = True) -> dict:
@@ -31,6 +31,7 @@ def present(job, with_timeline: bool = True) -> dict:
     data = {column: getattr(job, column) for column in JOB_COLUMNS}
     if with_timeline:
         data["timeline"] = jobs.timeline(job)
+        data["artifacts"] = artifacts.job_artifacts(job.id)
     return data
 
 
