@@ -47,6 +47,7 @@ class Settings:
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
     artifact_retention_days: float = 0.0
+    artifact_sweep_interval_seconds: float = 300.0
     signing_keys: tuple[str, ...] = ()
     download_url_seconds: int = 3600
     download_url_seconds_max: int = 7 * 24 * 3600
@@ -70,6 +71,7 @@ class Settings:
         "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
         "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
+        "artifact_sweep_interval_seconds": ("TASKPLANE_ARTIFACT_SWEEP_INTERVAL_SECONDS", float),
         "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
         "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
         "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),

@@ -271,15 +271,16 @@ def delete_artifact(principal: Principal, artifact_id: str) -> None:
     """Remove the artifact and its versions; bytes nothing else references go too."""
     principal.require(Permission.WRITE_ARTIFACTS)
     artifact = _find(principal.tenant, artifact_id)
-    _remove(artifact, principal.actor, principal.reason)
+    remove(artifact, principal.actor, principal.reason)
 
 
-def _remove(artifact: Artifact, actor: str, reason: str, kind: str = "deleted") -> None:
+def remove(artifact: Artifact, actor: str, reason: str) -> None:
+    """Delete the artifact row and its manifests, then the bytes nothing else references."""
     keys = list(db.session.scalars(select(ArtifactManifest.storage_key)
                                    .where(ArtifactManifest.artifact_id == artifact.id)))
     db.session.execute(delete(MANIFESTS).where(MANIFESTS.c.artifact_id == artifact.id))
     db.session.execute(delete(Artifact).where(Artifact.id == artifact.id))
-    _event(kind, artifact, actor, reason)
+    _event("deleted", artifact, actor, reason)
     db.session.commit()
     release(keys)
 
