@@ -178,23 +178,29 @@ def run(args, folder: Path) -> tuple[list[Row], list[str]]:
         if status != 201:
             raise HarnessError(f"POST /artifacts answered {status}: {body[:300]!r}")
         artifact_id = json.loads(body)["id"]
-        for round_ in range(1, args.rounds + 1):
-            log(f"round {round_}/{args.rounds}: copy")
-            times["copy"].append(copy(source, target))
-            log(f"round {round_}/{args.rounds}: bare web")
+        def bare_web():
             times["bare upload"].append(upload(bare.port, "/files/1", source))
             times["bare download"].append(download(bare.port, "/files/1", target, size))
-            log(f"round {round_}/{args.rounds}: upload")
+
+        def taskplane():
             with PeakRss(worker.pid) as peak:
                 times["upload"].append(upload(server.port, f"/artifacts/{artifact_id}/content",
                                               source))
             rss["upload"].append(peak.growth_mib)
-            log(f"round {round_}/{args.rounds}: download")
             with PeakRss(worker.pid) as peak:
                 times["download"].append(download(server.port,
                                                   f"/artifacts/{artifact_id}/download",
                                                   target, size))
             rss["download"].append(peak.growth_mib)
+
+        for round_ in range(1, args.rounds + 1):
+            sides = [("copy", lambda: times["copy"].append(copy(source, target))),
+                     ("bare web", bare_web), ("taskplane", taskplane)]
+            if round_ % 2 == 0:  # alternate the order: no side always follows the same one
+                sides.reverse()
+            for name, measure in sides:
+                log(f"round {round_}/{args.rounds}: {name}")
+                measure()
     rate = {side: statistics.median(size / MIB / t for t in values)
             for side, values in times.items()}
     rows = [Row("upload vs copy", "MiB/s", rate["copy"], rate["upload"], bar=0.5),
