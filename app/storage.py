@@ -75,6 +75,10 @@ class ObjectStore:
         """Remove the object under `key` (no error when it is already gone)."""
         raise NotImplementedError
 
+    def check(self) -> str:
+        """Raise when the store cannot be used; else a short description of it."""
+        raise NotImplementedError
+
 
 class LocalStore(ObjectStore):
     """A folder: objects under `sha256/ab/<hex>`, written to `tmp/` then renamed."""
@@ -133,6 +137,11 @@ class LocalStore(ObjectStore):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def check(self) -> str:
+        if not os.access(self.root / "tmp", os.W_OK):
+            raise OSError(f"{self.root} is not writable")
+        return f"folder {self.root}"
+
 
 class _ChunkReader:
     """A read-only file object over an iterator of chunks (what boto3's uploads take)."""
@@ -164,6 +173,7 @@ class S3Store(ObjectStore):
     def __init__(self, url: str):
         import boto3
         from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
 
         parsed = urlparse(url)
         options = {name: values[-1] for name, values in parse_qs(parsed.query).items()}
@@ -171,7 +181,10 @@ class S3Store(ObjectStore):
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.client = boto3.client("s3", endpoint_url=options.get("endpoint_url"),
-                                   region_name=options.get("region"))
+                                   region_name=options.get("region"),
+                                   config=Config(connect_timeout=5, read_timeout=60,
+                                                 retries={"mode": "standard",
+                                                          "max_attempts": 3}))
         self.transfer = TransferConfig(multipart_chunksize=8 * CHUNK, max_concurrency=2)
 
     def _key(self, key: str) -> str:
@@ -222,6 +235,10 @@ class S3Store(ObjectStore):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def check(self) -> str:
+        self.client.head_bucket(Bucket=self.bucket)
+        return f"bucket {self.bucket}"
 
 
 def open_store(url: str) -> ObjectStore:

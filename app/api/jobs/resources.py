@@ -31,7 +31,8 @@ def present(job, with_timeline: bool = True) -> dict:
     data = {column: getattr(job, column) for column in JOB_COLUMNS}
     if with_timeline:
         data["timeline"] = jobs.timeline(job)
-        data["artifacts"] = artifacts.job_artifacts(job.id)
+        # A job never claimed has produced nothing: a submit pays no extra query.
+        data["artifacts"] = artifacts.job_artifacts(job.id) if job.attempts else []
     return data
 
 
