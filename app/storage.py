@@ -67,6 +67,10 @@ class ObjectStore:
         """The object's bytes from `start`, `length` of them (all when None), in chunks."""
         raise NotImplementedError
 
+    def open_file(self, key: str):
+        """A local file object of the object, for zero-copy serving; None when not local."""
+        return None
+
     def exists(self, key: str) -> bool:
         """Whether an object is stored under `key`."""
         raise NotImplementedError
@@ -130,6 +134,9 @@ class LocalStore(ObjectStore):
                 if left is not None:
                     left -= len(chunk)
                 yield chunk
+
+    def open_file(self, key: str):
+        return self._path(key).open("rb")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

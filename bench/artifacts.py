@@ -8,9 +8,10 @@
             the body to a file and back under the same gunicorn, no hashing, no database):
             shown for reference, to tell the web server's cost from Taskplane's.
 
-Every side ends when its bytes are durable in the destination (fsync), as the store's
-writes are. The web worker's RSS is sampled every 10 ms during each transfer: its peak
-growth over the RSS just before shows that no side holds the file in memory.
+The client is curl (`--upload-file`, `--output`). Every side ends when its bytes are
+durable in the destination (fsync), as the store's writes are. The web worker's RSS is
+sampled every 10 ms during each transfer: its peak growth over the RSS just before
+shows that no side holds the file in memory.
 Everything (SQLite file, object store, gunicorn) lives in a temp folder on 127.0.0.1.
 """
 
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -103,44 +104,40 @@ def copy(source: Path, target: Path) -> float:
     return elapsed
 
 
+def curl(*args: str) -> tuple[int, bytes]:
+    """Run curl (a C client, as a user would) on 127.0.0.1; (HTTP status, body printed)."""
+    headers = [part for name, value in HEADERS.items() for part in ("--header", f"{name}: {value}")]
+    done = subprocess.run(["curl", "--silent", "--show-error", "--write-out", "\\n%{http_code}",
+                           *headers, *args], capture_output=True, check=False)
+    if done.returncode != 0:
+        raise HarnessError(f"curl {args}: {done.stderr.decode(errors='replace')}")
+    body, _, status = done.stdout.rpartition(b"\n")
+    return int(status), body
+
+
 def upload(port: int, path: str, source: Path) -> float:
-    """Seconds for a PUT of `source` to `path` (streamed from the file)."""
+    """Seconds for a PUT of `source` to `path`, streamed from the file by curl."""
     size = source.stat().st_size
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600, blocksize=MIB)
     started = time.perf_counter()
-    with source.open("rb") as body:
-        conn.request("PUT", path, body=body,
-                     headers={**HEADERS, "Content-Length": str(size),
-                              "Content-Type": "application/octet-stream"})
-        response = conn.getresponse()
-        answer = response.read()
+    status, answer = curl("--upload-file", str(source), "--header",
+                          "Content-Type: application/octet-stream",
+                          f"http://127.0.0.1:{port}{path}")
     elapsed = time.perf_counter() - started
-    conn.close()
-    if response.status != 200 or json.loads(answer)["size"] != size:
-        raise HarnessError(f"upload answered {response.status}: {answer[:300]!r}")
+    if status != 200 or json.loads(answer)["size"] != size:
+        raise HarnessError(f"upload answered {status}: {answer[:300]!r}")
     return elapsed
 
 
 def download(port: int, path: str, target: Path, size: int) -> float:
-    """Seconds for a GET of `path` written durably to `target`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    buffer = bytearray(MIB)
-    view = memoryview(buffer)
-    received = 0
+    """Seconds for a GET of `path` written by curl to `target`, then fsync of `target`."""
     started = time.perf_counter()
-    conn.request("GET", path, headers=HEADERS)
-    response = conn.getresponse()
-    with target.open("wb") as handle:
-        while n := response.readinto(buffer):
-            handle.write(view[:n])
-            received += n
-        handle.flush()
-        os.fsync(handle.fileno())
+    status, _ = curl("--output", str(target), f"http://127.0.0.1:{port}{path}")
+    fsync_path(target)
     elapsed = time.perf_counter() - started
-    conn.close()
+    received = target.stat().st_size
     target.unlink()
-    if response.status != 200 or received != size:
-        raise HarnessError(f"download answered {response.status} with {received} bytes")
+    if status != 200 or received != size:
+        raise HarnessError(f"download answered {status} with {received} bytes")
     return elapsed
 
 

@@ -6,15 +6,17 @@ from urllib.parse import quote
 
 from flask import Response, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
 from app.services import artifacts
 
 CHUNK = 1024 * 1024
+UPLOAD_CHUNK = 64 * 1024  # gunicorn reads 8 KiB per recv: bigger reads only copy more
 
 
 def request_chunks(stream):
     """The raw request body `stream`, read in chunks as it arrives (from any thread)."""
-    while chunk := stream.read(CHUNK):
+    while chunk := stream.read(UPLOAD_CHUNK):
         yield chunk
 
 
@@ -43,7 +45,11 @@ def content_response(artifact, manifest) -> Response:
         return response
     span = _span(manifest.size, tag)
     start, stop = span or (0, manifest.size)
-    body = artifacts.read(manifest, start, stop - start)
+    handle = None if span else artifacts.open_file(manifest)
+    if handle is not None:  # a whole local file: the server may send it with sendfile()
+        body = wrap_file(request.environ, handle, CHUNK)
+    else:
+        body = artifacts.read(manifest, start, stop - start)
     response = Response(body, status=206 if span else 200, mimetype=None,
                         content_type=manifest.content_type, headers=headers,
                         direct_passthrough=True)
