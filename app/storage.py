@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -41,6 +43,38 @@ class StoredObject:
 def key_for(hexdigest: str) -> str:
     """The store key of the bytes whose SHA-256 is `hexdigest`."""
     return f"sha256/{hexdigest[:2]}/{hexdigest}"
+
+
+class BackgroundHash:
+    """SHA-256 computed in its own thread while the caller writes (hashlib drops the GIL).
+
+    At most `depth` chunks wait, so memory stays bounded whatever the upload's size.
+    """
+
+    def __init__(self, depth: int = 8):
+        self._hasher = hashlib.sha256()
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="taskplane-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hasher.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        """Hash `chunk` after the ones before it."""
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        """The digest of everything given (waits for the thread; call once, at the end)."""
+        self.close()
+        return self._hasher.hexdigest()
+
+    def close(self) -> None:
+        """Stop the thread (also after a failed upload)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 def _limited(chunks: Iterable[bytes], limit: int | None, hasher) -> Iterator[bytes]:
@@ -99,7 +133,7 @@ class LocalStore(ObjectStore):
         return path
 
     def put(self, chunks: Iterable[bytes], limit: int | None = None) -> StoredObject:
-        hasher = hashlib.sha256()
+        hasher = BackgroundHash()
         fd, temp = tempfile.mkstemp(dir=self.root / "tmp")
         try:
             size = 0
@@ -109,14 +143,16 @@ class LocalStore(ObjectStore):
                     size += len(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
-            key = key_for(hasher.hexdigest())
+            hexdigest = hasher.hexdigest()
+            key = key_for(hexdigest)
             final = self._path(key)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp, final)  # atomic; identical bytes simply land on themselves
         except BaseException:
+            hasher.close()
             Path(temp).unlink(missing_ok=True)
             raise
-        return StoredObject(key, DIGEST_PREFIX + hasher.hexdigest(), size)
+        return StoredObject(key, DIGEST_PREFIX + hexdigest, size)
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         handle = self._path(key).open("rb")  # opened now: a missing object fails here
