@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.auth import Principal
 from app.db import utcnow
-from app.errors import Forbidden
+from app.errors import Forbidden, ValidationFailed
 from app.extensions import runtime
 from app.services import artifacts
 
@@ -28,8 +28,13 @@ def serializer() -> URLSafeTimedSerializer:
 
 
 def sign(principal: Principal, artifact_id: str, version: int | None,
-         seconds: int) -> tuple[str, dt.datetime]:
+         seconds: int | None) -> tuple[str, dt.datetime]:
     """A token for the artifact's `version` (current when None) valid `seconds`; and its end."""
+    settings = runtime.settings
+    seconds = seconds or settings.download_url_seconds
+    if seconds > settings.download_url_seconds_max:
+        raise ValidationFailed("link lifetime too long", details={
+            "expires_in": [f"at most {settings.download_url_seconds_max} seconds"]})
     artifact = artifacts.get(principal, artifact_id)
     found = artifacts.manifest(artifact, version)
     expires_at = utcnow() + dt.timedelta(seconds=seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from urllib.parse import urlsplit
 
@@ -103,6 +104,19 @@ def test_tampered_link_is_403(app, publisher, artifact, make_artifact, expect_er
     for bad in (forged, token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1],
                 other["id"]):
         expect_error(app.test_client().get(f"/artifacts/signed/{bad}"), 403, "forbidden")
+
+
+def test_link_lifetime_defaults_and_is_bounded(app_factory, storage_url, caller,
+                                              make_artifact, expect_error):
+    app_factory(storage_url=storage_url, download_url_seconds=120,
+                download_url_seconds_max=600)
+    artifact = make_artifact()
+    link = _link(caller("viewer"), artifact["id"])
+    left = dt.datetime.fromisoformat(link["expires_at"]) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(seconds=100) < left <= dt.timedelta(seconds=120)
+    response = caller("viewer").post(f"/artifacts/{artifact['id']}/download-url",
+                                     json={"expires_in": 601})
+    assert "expires_in" in expect_error(response, 422, "validation_failed")["details"]
 
 
 def test_expired_link_is_403(app, publisher, artifact, expect_error):

@@ -135,7 +135,7 @@ class ArtifactDownloadUrl(MethodView):
     def post(self, args, artifact_id):
         """A time-limited signed link to the bytes; using it needs no credentials."""
         token, expires_at = artifact_links.sign(current_principal(), artifact_id,
-                                                args.get("version"), args["expires_in"])
+                                                args.get("version"), args.get("expires_in"))
         return {"url": url_for("artifacts.SignedDownload", token=token, _external=True),
                 "expires_at": expires_at}
 

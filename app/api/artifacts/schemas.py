@@ -10,7 +10,6 @@ from marshmallow import ValidationError, fields, validate
 
 from app.api.jobs.schemas import NAME
 from app.api.schemas import PageArgsSchema, Schema, page_schema
-from config.settings import Settings
 
 LABEL = validate.Regexp(re.compile(r"^[^\x00-\x1f\x7f]{1,256}$"),
                         error="1-256 characters, no control characters")
@@ -18,7 +17,6 @@ TYPE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/+-]{0,63}$",
                        error="letters, digits, '.', '_', '/', '+' and '-'; at most 64")
 CONTENT_TYPE = validate.Regexp(r"^[\w.+-]+/[\w.+-]+(;[ \w.+=\"-]*)*$",
                                error="a media type such as text/plain")
-_LIMITS = Settings()
 
 
 class Base64(fields.String):
@@ -115,9 +113,9 @@ class DownloadUrlArgsSchema(Schema):
 
     version = fields.Integer(validate=validate.Range(min=1))
     expires_in = fields.Integer(
-        load_default=_LIMITS.download_url_seconds,
-        validate=validate.Range(min=1, max=_LIMITS.download_url_seconds_max),
-        metadata={"description": "seconds the link stays valid"})
+        validate=validate.Range(min=1),
+        metadata={"description": "seconds the link stays valid (default "
+                  "TASKPLANE_DOWNLOAD_URL_SECONDS, at most TASKPLANE_DOWNLOAD_URL_SECONDS_MAX)"})
 
 
 class DownloadUrlSchema(Schema):
