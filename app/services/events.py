@@ -26,16 +26,17 @@ JOB_STATUS_EVENTS = {
 }
 
 
-def emit(session, event_type: str, *, tenant: str, job=None, **data) -> None:
+def emit(session, event_type: str, *, tenant: str, job=None, project: str | None = None,
+         actor: str | None = None, **data) -> None:
     """Insert one governance event in `session`'s transaction (committed with the change).
 
     The structured log line follows once the transaction commits, outside the write lock.
 
     `job` is a job row (ORM object or Core row): its type, project, actor, attempt and
-    trace id go with the event.
+    trace id go with the event. Without one, `project` and `actor` may be given.
     """
-    event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": None,
-             "actor": None, "job_id": None, "job_type": None, "attempt": None,
+    event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": project,
+             "actor": actor, "job_id": None, "job_type": None, "attempt": None,
              "max_retries": None, "trace_id": None}
     if job is not None:
         event.update(project=job.project, actor=job.actor, job_id=job.id,

@@ -176,11 +176,16 @@ def test_same_bytes_are_stored_once(make_artifact, stored_keys):
 
 
 def test_governance_events(publisher, caller, make_artifact):
-    artifact = make_artifact()
-    publisher.put(f"/artifacts/{artifact['id']}", json={"metadata": {"x": 1}})
+    artifact = make_artifact(project="web")
+    publisher.put(f"/artifacts/{artifact['id']}", json={"metadata": {"x": 1}},
+                  headers={"X-Reason": "approved"})
     publisher.delete(f"/artifacts/{artifact['id']}")
     operator = caller("operator", actor="olga")
-    types = [e["type"] for e in operator.get("/events?limit=50").get_json()["items"]
+    found = [e for e in operator.get("/events?limit=50").get_json()["items"]
              if e["data"].get("artifact_id") == artifact["id"]]
-    assert types == ["service_artifact_deleted", "service_artifact_updated",
-                     "service_artifact_created"]
+    assert [e["type"] for e in found] == ["service_artifact_deleted",
+                                          "service_artifact_updated",
+                                          "service_artifact_created"]
+    assert {(e["actor"], e["project"]) for e in found} == {("pat", "web")}
+    assert found[1]["data"]["reason"] == "approved"
+    assert found[2]["data"]["digest"] == artifact["digest"]

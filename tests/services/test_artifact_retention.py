@@ -46,7 +46,7 @@ def test_expired_artifacts_go_with_bytes_no_one_else_holds(app, caller):
     assert owner.get(f"/artifacts/{keeper['id']}/download").data == b"shared"
     events = operator.get("/events?type=service_artifact_deleted").get_json()["items"]
     assert {e["data"]["artifact_id"] for e in events} == {expired["id"], shared["id"]}
-    assert all(e["data"]["actor"] == "retention" for e in events)
+    assert all(e["actor"] == "retention" for e in events)
 
 
 def test_tenant_default_retention_sets_expiry(app_factory, caller):
