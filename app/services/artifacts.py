@@ -19,7 +19,13 @@ from sqlalchemy import delete, func, insert, select, update
 
 from app.auth import Permission, Principal
 from app.db import utcnow
-from app.errors import NotFound, PayloadTooLarge, PreconditionFailed, QuotaExceeded
+from app.errors import (
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    QuotaExceeded,
+    ValidationFailed,
+)
 from app.extensions import db, runtime
 from app.models import Artifact, ArtifactManifest, new_id
 from app.services import events
@@ -241,6 +247,9 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
                     content_type: str | None = None, **changes) -> Artifact:
     """Change metadata fields and/or store new content; 412 on a stale `If-Match`."""
     principal.require(Permission.WRITE_ARTIFACTS)
+    if content_type and chunks is None:  # a version's type is part of its manifest
+        raise ValidationFailed("content_type goes with new content",
+                               details={"content_type": ["only together with content"]})
     artifact = _find(principal.tenant, artifact_id)
     where = _check_etag(artifact, if_match)
     if "metadata" in changes:

@@ -90,6 +90,13 @@ def test_update_metadata_with_current_etag(publisher, make_artifact):
     assert response.headers["ETag"] != tag
 
 
+def test_content_type_without_content_is_422(publisher, make_artifact, expect_error):
+    artifact = make_artifact()
+    response = publisher.put(f"/artifacts/{artifact['id']}", json={"content_type": "text/csv"})
+    assert "content_type" in expect_error(response, 422, "validation_failed")["details"]
+    assert publisher.get(f"/artifacts/{artifact['id']}").get_json() == artifact
+
+
 def test_stale_if_match_is_412_and_changes_nothing(publisher, make_artifact, expect_error):
     artifact = make_artifact()
     stale = publisher.get(f"/artifacts/{artifact['id']}").headers["ETag"]
