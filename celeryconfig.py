@@ -61,6 +61,12 @@ def build(settings, catalog) -> dict:
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"queue": CONTROL_QUEUE, "expires": settings.sweep_interval_seconds},
             },
+            "artifact-retention": {
+                "task": "taskplane.artifacts.retention",
+                "schedule": settings.artifact_sweep_interval_seconds,
+                "options": {"queue": CONTROL_QUEUE,
+                            "expires": settings.artifact_sweep_interval_seconds},
+            },
         },
         "timezone": "UTC",
         "enable_utc": True,

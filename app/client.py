@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import requests
 
@@ -145,3 +146,63 @@ class Client:
             if job["status"] in TERMINAL:
                 return job
             time.sleep(interval)
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    def create_artifact(self, name: str, type: str, *, project: str | None = None,
+                        metadata: dict | None = None) -> dict:
+        """Create an artifact without content (upload it with `upload_artifact`)."""
+        body = {"name": name, "type": type, "metadata": metadata or {}}
+        if project:
+            body["project"] = project
+        return self._call("POST", "/artifacts", json=body).json()
+
+    def upload_artifact(self, artifact_id: str, path: str | Path,
+                        content_type: str = "application/octet-stream",
+                        etag: str | None = None) -> dict:
+        """Stream the file at `path` as the artifact's new content (a new version)."""
+        headers = {"Content-Type": content_type}
+        if etag:
+            headers["If-Match"] = etag
+        with Path(path).open("rb") as body:
+            return self._call("PUT", f"/artifacts/{artifact_id}/content", data=body,
+                              headers=headers).json()
+
+    def push(self, path: str | Path, *, name: str | None = None, type: str = "file",
+             project: str | None = None, metadata: dict | None = None,
+             content_type: str = "application/octet-stream") -> dict:
+        """Create an artifact from a local file (named after it unless `name` is given)."""
+        created = self.create_artifact(name or Path(path).name, type, project=project,
+                                       metadata=metadata)
+        return self.upload_artifact(created["id"], path, content_type)
+
+    def artifact(self, artifact_id: str) -> dict:
+        """One artifact (its current manifest)."""
+        return self._call("GET", f"/artifacts/{artifact_id}").json()
+
+    def artifacts(self, **filters) -> Iterator[dict]:
+        """Every artifact matching `filters` (type, name, project, job_id), following the cursor."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = self._call("GET", "/artifacts", params=params).json()
+            yield from page["items"]
+            if not page["next_cursor"]:
+                return
+            params["cursor"] = page["next_cursor"]
+
+    def pull(self, artifact_id: str, target: str | Path, version: int | None = None) -> int:
+        """Stream the artifact's bytes (current or `version`) into `target`; bytes written."""
+        params = {"version": version} if version else {}
+        response = self._call("GET", f"/artifacts/{artifact_id}/download", params=params,
+                              stream=True)
+        written = 0
+        with response, Path(target).open("wb") as handle:
+            for chunk in response.iter_content(chunk_size=1024 * 1024):
+                handle.write(chunk)
+                written += len(chunk)
+        return written
+
+    def download_url(self, artifact_id: str, expires_in: int = 3600) -> dict:
+        """A signed, time-limited download link `{url, expires_at}` (no credentials needed)."""
+        return self._call("POST", f"/artifacts/{artifact_id}/download-url",
+                          json={"expires_in": expires_in}).json()

@@ -36,5 +36,13 @@ class ValidationFailed(ServiceError):
     status, code = 422, "validation_failed"
 
 
+class PreconditionFailed(ServiceError):
+    status, code = 412, "precondition_failed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
 class QuotaExceeded(ServiceError):
     status, code = 429, "quota_exceeded"

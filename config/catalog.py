@@ -125,6 +125,13 @@ class AuditReportPayload(PayloadSchema):
                                      field_name="until")
 
 
+class ArtifactBundlePayload(PayloadSchema):
+    artifact_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)),
+                               required=True, validate=validate.Length(min=1, max=1000))
+    name = fields.String(load_default="bundle.zip",
+                         validate=validate.Regexp(r"^[^\x00-\x1f\x7f]{1,256}$"))
+
+
 BUILTIN = (
     JobType(
         name="echo",
@@ -166,6 +173,16 @@ BUILTIN = (
         payload_schema=AuditReportPayload,
         handler="tasks.builtin.audit_report:run",
         permission="read_governance",
+    ),
+    JobType(
+        name="artifact-bundle",
+        description="Zips chosen artifacts of the tenant (their current versions) into a new "
+        "artifact of the job; an unknown or foreign artifact id fails the job.",
+        payload_schema=ArtifactBundlePayload,
+        handler="tasks.builtin.artifact_bundle:run",
+        max_retries=1,
+        soft_time_limit=1800,
+        time_limit=1860,
     ),
 )
 

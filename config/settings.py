@@ -58,7 +58,13 @@ class Settings:
     page_size_max: int = 500
     log_follow_poll_seconds: float = 0.25
     worker_ping_timeout: float = 1.0
+    artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
+    artifact_retention_days: float = 0.0
+    artifact_sweep_interval_seconds: float = 300.0
+    signing_keys: tuple[str, ...] = ()
+    download_url_seconds: int = 3600
+    download_url_seconds_max: int = 7 * 24 * 3600
     rate_limits_enabled: bool = True
     rate_limit_storage_url: str = ""
     rate_limit_submit: str = "60/minute"
@@ -89,7 +95,13 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
+        "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
+        "artifact_sweep_interval_seconds": ("TASKPLANE_ARTIFACT_SWEEP_INTERVAL_SECONDS", float),
+        "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
+        "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
+        "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),
         "rate_limits_enabled": ("TASKPLANE_RATE_LIMITS_ENABLED", _bool),
         "rate_limit_storage_url": ("TASKPLANE_RATE_LIMIT_STORAGE_URL", str),
         "rate_limit_submit": ("TASKPLANE_RATE_LIMIT_SUBMIT", str),

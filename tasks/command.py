@@ -1,7 +1,8 @@
 """Command handlers: an allow-listed argv template run without a shell, in its own folder.
 
 stdout and stderr become live log lines; cancel and time limits kill the whole process
-group; files written to `$TASKPLANE_OUTPUT_DIR` are listed in the result.
+group; files written to `$TASKPLANE_OUTPUT_DIR` become artifacts of the job (named by
+their path inside that folder) and are listed in the result.
 """
 
 from __future__ import annotations
@@ -59,9 +60,15 @@ def _pump(ctx, pipe, stream: str) -> None:
         db.session.remove()
 
 
-def _outputs(folder: Path) -> list[dict]:
-    return [{"name": str(p.relative_to(folder)), "size": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file()]
+def _outputs(ctx, folder: Path) -> list[dict]:
+    """Store each regular file of `folder` as an artifact of the job (links are not followed)."""
+    outputs = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            stored = ctx.add_artifact(str(path.relative_to(folder)), path)
+            outputs.append({"name": stored["name"], "size": stored["size"],
+                            "artifact_id": stored["id"], "digest": stored["digest"]})
+    return outputs
 
 
 def run_command(ctx, job_type, payload: dict) -> dict:
@@ -95,7 +102,7 @@ def run_command(ctx, job_type, payload: dict) -> dict:
         ctx.check_cancelled()
         if proc.returncode != 0:
             raise JobError(f"{argv[0]} exited with status {proc.returncode}")
-        return {"exit_code": proc.returncode, "outputs": _outputs(outdir)}
+        return {"exit_code": proc.returncode, "outputs": _outputs(ctx, outdir)}
     except (SoftTimeLimitExceeded, JobCancelled):
         kill_group(proc)
         raise

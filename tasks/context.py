@@ -15,7 +15,7 @@ import os
 import threading
 import time
 
-from app.services import jobs
+from app.services import artifacts, jobs
 from tasks.errors import JobCancelled
 
 logger = logging.getLogger("taskplane.job")
@@ -25,7 +25,7 @@ LOG_FLUSH_LINES = 200
 
 
 class JobContext:
-    """What a running handler may know and do: `log`, `progress`, `cancelled` and the job's ids."""
+    """What a running handler may know and do: `log`, `progress`, `add_artifact`, `cancelled`."""
 
     def __init__(self, job, lease_seconds: float, heartbeat_seconds: float):
         self.job_id = job.id
@@ -57,6 +57,15 @@ class JobContext:
         self.check_cancelled()
         self.flush_logs()
         jobs.set_progress(self.job_id, self.attempt, fraction, step)
+
+    def add_artifact(self, name: str, path_or_bytes, type: str = "output",
+                     content_type: str | None = None, read_permission: str | None = None) -> dict:
+        """Store bytes or a file as an artifact of this job; returns its id, digest, size."""
+        self.check_cancelled()
+        artifact = artifacts.add_job_artifact(self, name, path_or_bytes, type, content_type,
+                                              read_permission)
+        return {"id": artifact.id, "name": artifact.name, "digest": artifact.digest,
+                "size": artifact.size, "version": artifact.version}
 
     def cancelled(self) -> bool:
         """Whether the job was asked to stop (handlers that loop should check this)."""

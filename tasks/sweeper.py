@@ -1,4 +1,4 @@
-"""Beat's periodic work: re-dispatch jobs whose message may have been lost."""
+"""Beat's periodic work: re-dispatch jobs whose message may have been lost; artifact retention."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from app.services import jobs
+from app.services import artifact_retention, jobs
 
 logger = logging.getLogger("taskplane.sweeper")
 
@@ -18,3 +18,12 @@ def sweep() -> dict:
     if ids:
         logger.warning("re-dispatched %d stalled jobs: %s", len(ids), ", ".join(ids[:20]))
     return {"redispatched": len(ids)}
+
+
+@shared_task(name="taskplane.artifacts.retention", ignore_result=True)
+def expire_artifacts() -> dict:
+    """Remove expired artifacts and versions past retention, with the bytes they alone held."""
+    swept = artifact_retention.sweep()
+    if any(swept.values()):
+        logger.info("artifact retention: %s", swept)
+    return swept

@@ -42,6 +42,7 @@ SETTING_ENV = {
     "rate_limit_submit": "TASKPLANE_RATE_LIMIT_SUBMIT",
     "rate_limit_write": "TASKPLANE_RATE_LIMIT_WRITE",
     "rate_limit_read": "TASKPLANE_RATE_LIMIT_READ",
+    "storage_url": "TASKPLANE_STORAGE_URL",
 }
 
 
@@ -85,9 +86,10 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url):
+def settings(database_url, redis_url, tmp_path_factory):
     """Settings overrides shared by the test app and the worker process."""
-    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url)
+    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url,
+                storage_url=f"file://{tmp_path_factory.mktemp('objects')}")
 
 
 def worker_env(settings: dict) -> dict:

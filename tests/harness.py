@@ -156,11 +156,12 @@ class CeleryWorker(Service):
 class Gunicorn(Service):
     """`gunicorn --bind 127.0.0.1:PORT --workers 2 <app>` (sync workers, no access log)."""
 
-    def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2):
+    def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2,
+                 extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         argv = [str(Path(sys.executable).parent / "gunicorn"), "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", "sync",
-                app_spec]
+                *extra_args, app_spec]
         super().__init__(f"gunicorn {app_spec}", argv, log_path, env)
         wait_until(self._answers, 60, interval=0.1, message=f"{self.name} /livez")
         wait_until(lambda: self._booted() >= workers, 60, interval=0.1,
@@ -179,6 +180,29 @@ class Gunicorn(Service):
     @property
     def url(self) -> str:
         """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+class S3Server(Service):
+    """moto's S3-compatible server (`python -m moto.server`) on a free loopback port."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        super().__init__("moto server", [sys.executable, "-m", "moto.server", "-H",
+                                         "127.0.0.1", "-p", str(self.port)],
+                         folder / "moto.log")
+        wait_until(self._answers, 60, interval=0.1, message="moto server")
+
+    def _answers(self) -> bool:
+        self.check_alive()
+        try:
+            return http_request(self.port, "GET", "/moto-api/")[0] == 200
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL of the server."""
         return f"http://127.0.0.1:{self.port}"
 
 

@@ -21,6 +21,7 @@ HTTP_ERROR_CODES = {
     412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_failed",
     428: "precondition_required",
     429: "rate_limited",
@@ -100,6 +101,8 @@ class Blueprint(flask_smorest.Blueprint):
 def register_blueprints(api: Api) -> None:
     """Register every resource blueprint, from one list."""
     from app.api.api_keys.resources import blp as api_keys
+    from app.api.artifacts.jobs import blp as job_artifacts
+    from app.api.artifacts.resources import blp as artifacts
     from app.api.audit.resources import blp as audit
     from app.api.events.resources import blp as events
     from app.api.job_types.resources import blp as job_types
@@ -107,5 +110,6 @@ def register_blueprints(api: Api) -> None:
     from app.api.ops.resources import blp as ops
     from app.api.quotas.resources import blp as quotas
 
-    for blueprint in (jobs, job_types, events, audit, quotas, api_keys, ops):
+    for blueprint in (jobs, job_types, events, audit, quotas, api_keys, artifacts, job_artifacts,
+                      ops):
         api.register_blueprint(blueprint)

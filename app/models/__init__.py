@@ -1,10 +1,11 @@
 """SQLAlchemy rows, one module per resource; importing this package registers every table."""
 
+from app.models.artifacts import Artifact, ArtifactManifest
 from app.models.audit import AuditRecord
 from app.models.events import GovernanceEvent
 from app.models.identity import ApiKey
 from app.models.jobs import Job, JobLog, JobTransition, new_id
 from app.models.quotas import JobQuota, TenantQuota
 
-__all__ = ["ApiKey", "AuditRecord", "GovernanceEvent", "Job", "JobLog", "JobQuota",
-           "JobTransition", "TenantQuota", "new_id"]
+__all__ = ["ApiKey", "Artifact", "ArtifactManifest", "AuditRecord", "GovernanceEvent", "Job",
+           "JobLog", "JobQuota", "JobTransition", "TenantQuota", "new_id"]

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import text
 
 from app.extensions import db, runtime
-from app.services import dispatch
+from app.services import artifacts, dispatch
 
 
 def _timed(check) -> dict:
@@ -26,6 +26,10 @@ def _database():
     return True, "ok"
 
 
+def _object_store():
+    return True, artifacts.store().check()
+
+
 def _workers():
     names = dispatch.workers_online(runtime.settings.worker_ping_timeout)
     return bool(names), (f"{len(names)} online" if names else "no worker answered a ping")
@@ -33,7 +37,8 @@ def _workers():
 
 def report() -> dict:
     """Every dependency's state, queue depth, and whether the service is ready."""
-    checks = {"database": _timed(_database), "broker": _timed(dispatch.broker_reachable)}
+    checks = {"database": _timed(_database), "broker": _timed(dispatch.broker_reachable),
+              "object_store": _timed(_object_store)}
     if checks["broker"]["status"] == "ok":
         checks["workers"] = _timed(_workers)
         try:

@@ -26,7 +26,7 @@ from app.auth import Principal
 from app.db import utcnow
 from app.errors import NotFound, QuotaExceeded
 from app.extensions import db, runtime
-from app.models import Job, JobQuota, TenantQuota
+from app.models import ArtifactManifest, Job, JobQuota, TenantQuota
 from app.services import events
 from config.catalog import JobType
 
@@ -230,15 +230,28 @@ def storage_limit(session, tenant: str) -> int | None:
     return limit or None
 
 
-def storage_used(session, tenant: str) -> int | None:
-    """Bytes of artifact content the tenant stores; None until an artifact store reports it."""
-    return None
+def storage_used(session, tenant: str) -> int:
+    """Bytes the tenant's artifact versions take now (every stored version counts)."""
+    total = session.scalar(select(func.coalesce(func.sum(ArtifactManifest.size), 0))
+                           .where(ArtifactManifest.tenant == tenant))
+    return int(total or 0)
+
+
+def admit_bytes(session, tenant: str, extra: int) -> None:
+    """Raise `QuotaExceeded` (429) when `extra` more bytes would pass the tenant's limit."""
+    limit = storage_limit(session, tenant)
+    if limit is None:
+        return
+    usage = storage_used(session, tenant)
+    if usage + extra > limit:
+        raise QuotaExceeded("artifact storage limit reached",
+                            details={"limit": limit, "usage": usage, "requested": extra})
 
 
 def storage(session, tenant: str) -> dict:
     """The tenant's storage limit and usage as the API shows them."""
     limit, used = storage_limit(session, tenant), storage_used(session, tenant)
-    percent = None if limit is None or used is None else round(100.0 * used / limit, 1)
+    percent = None if limit is None else round(100.0 * used / limit, 1)
     return {"max_artifact_bytes": limit, "used_bytes": used, "percent": percent}
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.extensions import runtime
 
-BUILTIN = {"echo", "sleep", "plan-build", "eval-run"}
+BUILTIN = {"echo", "sleep", "plan-build", "eval-run", "artifact-bundle"}
 TEST_COMMAND_TYPES = {"py-lines", "py-exit", "py-hang", "py-hang-limited"}
 
 

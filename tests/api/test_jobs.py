@@ -11,7 +11,7 @@ import pytest
 # SPEC §4 job fields; `artifacts` comes with the artifact store, not in this API yet.
 JOB_FIELDS = {"id", "job_type", "status", "tenant", "project", "actor", "payload", "priority",
               "progress", "current_step", "attempts", "max_retries", "created_at",
-              "started_at", "completed_at", "error", "timeline"}
+              "started_at", "completed_at", "error", "timeline", "artifacts"}
 EXTRA_JOB_FIELDS = {"cancel_requested"}
 INTERNAL_FIELDS = {"idempotency_key", "request_fingerprint", "lease_expires_at",
                    "dispatched_at", "worker", "result", "updated_at"}
@@ -57,6 +57,7 @@ def test_submit_answers_202_queued_with_location_and_the_job(caller, tenant):
     assert before <= parse_utc(job["created_at"]) <= dt.datetime.now(dt.UTC)
     assert (job["started_at"], job["completed_at"], job["error"]) == (None, None, None)
     assert [(t["status"], t["attempt"]) for t in job["timeline"]] == [("queued", 0)]
+    assert job["artifacts"] == []
 
 
 def test_submit_location_serves_the_submitted_job(caller):

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-CHECKS = {"database", "broker", "workers"}
+CHECKS = {"database", "broker", "object_store", "workers"}
 
 
 def closed_port() -> int:

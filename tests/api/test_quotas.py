@@ -151,7 +151,7 @@ def test_get_quotas_lists_every_job_type_with_catalog_defaults(app, caller):
     assert sleep == {"job_type": "sleep", "max_active": spec.max_active, "active": 0,
                      "max_per_hour": spec.max_per_hour, "submitted_last_hour": 0,
                      "percent": 0.0}
-    assert listing["storage"] == {"max_artifact_bytes": None, "used_bytes": None,
+    assert listing["storage"] == {"max_artifact_bytes": None, "used_bytes": 0,
                                   "percent": None}
 
 

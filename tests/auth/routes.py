@@ -17,6 +17,8 @@ BODIES = {  # (method, rule) → a valid body; other routes are called without o
     ("POST", "/jobs"): {"job_type": "echo", "payload": {"message": "m"}, "project": "p"},
     ("POST", "/api-keys"): {"name": "matrix", "roles": ["viewer"]},
     ("PUT", "/quotas/<tenant>"): {"max_artifact_bytes": 1000},
+    ("POST", "/artifacts"): {"name": "matrix", "type": "t", "content": "bWF0cml4"},
+    ("PUT", "/artifacts/<artifact_id>"): {"metadata": {"changed": True}},
     ("PUT", "/quotas/<tenant>/<job_type>"): {"max_active": 3},
 }
 

@@ -18,11 +18,14 @@ from tests.auth.routes import missing_ids, routes
 
 @pytest.fixture
 def owner_objects(admin, make_key, sleeping_job, failed_job):
-    """Tenant A's objects by path argument: a live job, a failed job, a live API key, itself."""
+    """Tenant A's objects by path argument: a live job, a failed job, a live API key, itself,
+    an artifact."""
     alice = admin.__class__(admin.client, "alice", "viewer", admin.headers["X-Tenant"])
     key, _ = make_key(actor="alice")
     return {"job_id": [sleeping_job(alice)["id"], failed_job(alice)["id"]],
-            "key_id": [key["id"]], "tenant": [admin.headers["X-Tenant"]], "job_type": ["echo"]}
+            "key_id": [key["id"]], "tenant": [admin.headers["X-Tenant"]], "job_type": ["echo"],
+            "artifact_id": [admin.post("/artifacts", json={"name": "a", "type": "t",
+                                                          "content": "Ynl0ZXM="}).get_json()["id"]]}
 
 
 def state(admin, objects: dict) -> dict:
@@ -32,6 +35,8 @@ def state(admin, objects: dict) -> dict:
                  for job_id in objects["job_id"]],
         "keys": admin.get("/api-keys", query_string={"include_revoked": "true"}).get_json(),
         "quotas": admin.get("/quotas").get_json(),
+        "artifacts": [admin.get(f"/artifacts/{a}/versions").get_json() | {"artifact": admin.get(
+            f"/artifacts/{a}").get_json()} for a in objects["artifact_id"]],
     }
 
 
@@ -76,6 +81,7 @@ def test_tenant_b_gets_404_exactly_as_for_a_missing_id(keys_app, admin, owner_ob
         assert job_after == job_before
     assert after["keys"] == before["keys"]
     assert after["quotas"] == before["quotas"]
+    assert after["artifacts"] == before["artifacts"]
 
 
 def test_a_tenant_b_api_key_sees_none_of_tenant_a(keys_app, admin, make_key, tenant,

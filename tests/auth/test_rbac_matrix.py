@@ -2,7 +2,7 @@
 
 Expected answers come from the code's tables alone: the permission each route declares
 (`app.auth.requires`) and `ROLE_PERMISSIONS`. Allowed → anything but 403; denied → 403
-and the tenant's jobs, keys, events and quotas exactly as before.
+and the tenant's jobs, keys, events, quotas and artifacts exactly as before.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from app.auth import ROLE_PERMISSIONS, Permission, requires
 from tests.auth.routes import routes
 
 ROLES = sorted(ROLE_PERMISSIONS)
-OBJECT_ARGUMENTS = {"job_id", "key_id", "tenant", "job_type"}
+OBJECT_ARGUMENTS = {"job_id", "key_id", "tenant", "job_type", "artifact_id"}
 
 
 def test_every_route_declares_a_permission(app):
@@ -51,7 +51,10 @@ def make_objects(caller, tenant: str, route) -> dict:
     alice.wait_status(job["id"], ("cancelled", "completed", "failed"))
     key = caller("admin", actor="ada", tenant_=tenant).post(
         "/api-keys", json={"name": "k", "roles": ["viewer"]}).get_json()
-    return {"job_id": job["id"], "key_id": key["id"], "tenant": tenant, "job_type": "echo"}
+    artifact = caller("publisher", actor="pat", tenant_=tenant).post(
+        "/artifacts", json={"name": "a", "type": "t", "content": "Ynl0ZXM="}).get_json()
+    return {"job_id": job["id"], "key_id": key["id"], "tenant": tenant, "job_type": "echo",
+            "artifact_id": artifact["id"]}
 
 
 def snapshot(caller, tenant: str) -> dict:
@@ -63,6 +66,8 @@ def snapshot(caller, tenant: str) -> dict:
         "keys": ada.get("/api-keys", query_string={"include_revoked": "true"}).get_json(),
         "events": ada.get("/events", query_string={"limit": 500}).get_json(),
         "quotas": ada.get("/quotas").get_json(),
+        "artifacts": [(a, ada.get(f"/artifacts/{a['id']}/versions").get_json())
+                      for a in ada.get("/artifacts").get_json()["items"]],
     }
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import expect_error  # noqa: F401 - the shared envelope check
+
 
 @pytest.fixture
 def alice(caller):

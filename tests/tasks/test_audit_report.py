@@ -115,6 +115,29 @@ def test_a_report_result_is_not_readable_without_read_governance(worker, caller)
     assert caller("viewer", actor="vera").get(f"/jobs/{job['id']}").status_code == 200
 
 
+def test_report_artifacts_are_read_only_by_those_who_may_run_a_report(worker, caller):
+    olga, vera = caller("operator", actor="olga"), caller("viewer", actor="vera")
+    job = olga.submit("audit-report", window(AT, days=1)).get_json()
+    assert olga.wait_status(job["id"], "completed")
+    reports = [a["id"] for a in olga.get(f"/jobs/{job['id']}/artifacts").get_json()["items"]]
+    assert len(reports) == 2
+
+    for report in reports:
+        assert vera.get(f"/artifacts/{report}").status_code == 403
+        assert vera.get(f"/artifacts/{report}/download").status_code == 403
+        assert vera.post(f"/artifacts/{report}/download-url").status_code == 403
+        assert caller("publisher", actor="pat").delete(f"/artifacts/{report}").status_code == 403
+        assert olga.get(f"/artifacts/{report}/download").status_code == 200
+    assert vera.get(f"/jobs/{job['id']}/artifacts").get_json()["items"] == []
+    assert not {a["id"] for a in vera.get("/artifacts").get_json()["items"]} & set(reports)
+
+    bundle = vera.submit("artifact-bundle", {"artifact_ids": reports}).get_json()
+    assert vera.wait_status(bundle["id"], ("completed", "failed"))["status"] == "completed"
+    (made,) = olga.get(f"/jobs/{bundle['id']}/artifacts").get_json()["items"]
+    assert vera.get(f"/artifacts/{made['id']}/download").status_code == 403  # as restricted
+    assert olga.get(f"/artifacts/{made['id']}/download").status_code == 200
+
+
 def test_a_demoted_submitter_cannot_retry_the_report(worker, caller):
     as_operator, as_viewer = caller("operator", actor="olga"), caller("viewer", actor="olga")
     job = as_operator.submit("audit-report", window(AT, days=1)).get_json()
@@ -144,15 +167,21 @@ def test_report_renders_the_tenants_window_and_nothing_of_another_tenant(
     done = olga.wait_status(job["id"], ("completed", "failed"))
     assert done["status"] == "completed", done["error"]
     result = olga.get(f"/jobs/{job['id']}/result").get_json()["result"]
+    stored = {a["name"].rsplit(".", 1)[1]: a for a in result["artifacts"]}
+    assert sorted(stored) == ["csv", "json"]
+    assert [a["id"] for a in olga.get(f"/jobs/{job['id']}/artifacts").get_json()["items"]] == [
+        a["id"] for a in result["artifacts"]]
+    text, body = (olga.get(f"/artifacts/{stored[kind]['id']}/download").get_data(as_text=True)
+                  for kind in ("csv", "json"))
 
-    entries = result["json"]
+    entries = json.loads(body)
     audited = [e for e in entries if e["kind"] == "audit"]
     assert {e["request_id"] for e in expected} <= {e["request_id"] for e in audited}
     assert "foreign-1" not in {e["request_id"] for e in audited}
     assert {e["tenant"] for e in entries} == {tenant}
     assert {(e["action"], e["target"]) for e in entries if e["kind"] == "event"} >= {
         ("service_job_enqueued", echo["id"]), ("service_job_completed", echo["id"])}
-    rows = list(csv.DictReader(io.StringIO(result["csv"])))
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert rows == [{name: cell(entry[name]) for name in COLUMNS} for entry in entries]
     assert result["window"] == {key: dt.datetime.fromisoformat(value).isoformat()
                                 for key, value in window(start, minutes=5).items()}
@@ -173,4 +202,6 @@ def test_report_of_a_window_before_anything_happened_is_empty(worker, caller):
 
     assert olga.wait_status(job["id"], ("completed", "failed"))["status"] == "completed"
     result = olga.get(f"/jobs/{job['id']}/result").get_json()["result"]
-    assert (result["counts"]["audit"], result["counts"]["events"], result["json"]) == (0, 0, [])
+    (report,) = [a for a in result["artifacts"] if a["name"].endswith(".json")]
+    body = olga.get(f"/artifacts/{report['id']}/download").get_json()
+    assert (result["counts"]["audit"], result["counts"]["events"], body) == (0, 0, [])

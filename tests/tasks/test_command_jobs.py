@@ -18,7 +18,10 @@ def test_command_output_becomes_log_lines_and_result(worker, alice, job_logs):
     assert stderr == [("to stderr", "error")]
     assert {e["attempt"] for e in entries} == {1}
     result = alice.get(f"/jobs/{job_id}/result").get_json()["result"]
-    assert result == {"exit_code": 0, "outputs": [{"name": "report.txt", "size": len("all good")}]}
+    [output] = result["outputs"]
+    assert result["exit_code"] == 0
+    assert (output["name"], output["size"]) == ("report.txt", len("all good"))
+    assert output["artifact_id"] and output["digest"].startswith("sha256:")
 
 
 def test_command_exiting_non_zero_fails_naming_the_status(worker, alice):

@@ -19,7 +19,7 @@ from app.api.jobs.schemas import (
 from app.api.schemas import ErrorEnvelopeSchema
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
-from app.services import jobs
+from app.services import artifacts, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
@@ -30,7 +30,7 @@ OVER_QUOTA = {"schema": ErrorEnvelopeSchema,
                              "`rate_limited` (the caller's request rate)",
               "headers": {"Retry-After": {"description": "seconds to wait",
                                           "schema": {"type": "integer"}}}}
-JOB_COLUMNS = tuple(name for name in JobSchema().fields if name != "timeline")
+JOB_COLUMNS = tuple(name for name in JobSchema().fields if name not in ("timeline", "artifacts"))
 
 
 def present(job, with_timeline: bool = True) -> dict:
@@ -38,6 +38,9 @@ def present(job, with_timeline: bool = True) -> dict:
     data = {column: getattr(job, column) for column in JOB_COLUMNS}
     if with_timeline:
         data["timeline"] = jobs.timeline(job)
+        # A job never claimed has produced nothing: a submit pays no extra query.
+        data["artifacts"] = (artifacts.job_artifacts(job.id, current_principal())
+                             if job.attempts else [])
     return data
 
 

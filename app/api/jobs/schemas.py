@@ -28,6 +28,17 @@ class TransitionSchema(Schema):
     detail = fields.String(allow_none=True)
 
 
+class ArtifactRefSchema(Schema):
+    """An artifact a job produced, as listed in the job (`GET /jobs/{id}/artifacts` has all)."""
+
+    id = fields.String()
+    name = fields.String()
+    type = fields.String()
+    size = fields.Integer(allow_none=True)
+    digest = fields.String(allow_none=True)
+    version = fields.Integer()
+
+
 class JobSchema(Schema):
     """A job as the API shows it."""
 
@@ -49,13 +60,14 @@ class JobSchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
     error = fields.Dict(allow_none=True)
     timeline = fields.List(fields.Nested(TransitionSchema))
+    artifacts = fields.List(fields.Nested(ArtifactRefSchema))
 
 
 class JobSummarySchema(JobSchema):
-    """A job in a list: everything but the timeline."""
+    """A job in a list: everything but the timeline and the artifacts."""
 
     class Meta:
-        exclude = ("timeline",)
+        exclude = ("timeline", "artifacts")
 
 
 JobPageSchema = page_schema(JobSummarySchema, "JobPage")

@@ -1,0 +1,1 @@
+"""`/artifacts` and the artifacts of a job."""

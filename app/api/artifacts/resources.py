@@ -1,0 +1,158 @@
+"""`/artifacts`: create, list, show, update, upload, delete, download, signed links."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+from flask.views import MethodView
+
+from app.api import Blueprint
+from app.api.artifacts import downloads
+from app.api.artifacts.schemas import (
+    ArtifactCreateSchema,
+    ArtifactListArgsSchema,
+    ArtifactPageSchema,
+    ArtifactSchema,
+    ArtifactWriteSchema,
+    DownloadArgsSchema,
+    DownloadUrlArgsSchema,
+    DownloadUrlSchema,
+    ManifestListSchema,
+)
+from app.api.context import current_principal
+from app.auth import Permission, requires
+from app.extensions import runtime
+from app.services import artifact_links, artifacts
+
+blp = Blueprint("artifacts", __name__, url_prefix="/artifacts",
+                description="Publish, version and fetch artifacts.")
+
+BYTES = {"content": {"application/octet-stream": {}}}
+
+
+def present(artifact) -> dict:
+    """The artifact's fields as the API shows them."""
+    return {**{name: getattr(artifact, name) for name in (
+        "id", "name", "type", "content_type", "size", "digest", "version", "tenant",
+        "project", "job_id", "created_by", "created_at", "updated_at", "expires_at")},
+        "metadata": artifact.meta, "manifest": artifact.manifest_id,
+        "has_content": artifact.manifest_id is not None}
+
+
+def _answer(artifact, status: int = 200, **headers):
+    return present(artifact), status, {"ETag": f'"{artifacts.etag(artifact)}"', **headers}
+
+
+def _if_match() -> tuple[str, ...] | None:
+    if "If-Match" not in request.headers:
+        return None
+    if request.if_match.star_tag:
+        return ("*",)
+    return tuple(request.if_match.as_set())
+
+
+@blp.route("")
+class Artifacts(MethodView):
+    @requires(Permission.READ)
+    @blp.arguments(ArtifactListArgsSchema, location="query")
+    @blp.response(200, ArtifactPageSchema)
+    def get(self, args):
+        """List the tenant's artifacts, newest first."""
+        cursor, limit = args.pop("cursor"), args.pop("limit")
+        page = artifacts.list_artifacts(current_principal(), args, cursor, limit)
+        return {"items": [present(a) for a in page.items], "next_cursor": page.next_cursor}
+
+    @requires(Permission.WRITE_ARTIFACTS)
+    @blp.arguments(ArtifactCreateSchema)
+    @blp.response(201, ArtifactSchema)
+    def post(self, body):
+        """Create an artifact, with inline base64 `content` or none (upload it later)."""
+        artifact = artifacts.create(current_principal(), **body)
+        return _answer(artifact, 201,
+                       Location=url_for("artifacts.Artifact", artifact_id=artifact.id))
+
+
+@blp.route("/<artifact_id>")
+class Artifact(MethodView):
+    @requires(Permission.READ)
+    @blp.response(200, ArtifactSchema)
+    def get(self, artifact_id):
+        """Show one artifact; its `ETag` is what `If-Match` names when updating."""
+        return _answer(artifacts.get(current_principal(), artifact_id))
+
+    @requires(Permission.WRITE_ARTIFACTS)
+    @blp.arguments(ArtifactWriteSchema)
+    @blp.response(200, ArtifactSchema)
+    def put(self, body, artifact_id):
+        """Update metadata and/or replace content; a stale `If-Match` answers 412."""
+        content = body.pop("content", None)
+        artifact = artifacts.update_artifact(
+            current_principal(), artifact_id, if_match=_if_match(),
+            chunks=None if content is None else [content],
+            hint=None if content is None else len(content), **body)
+        return _answer(artifact)
+
+    @requires(Permission.WRITE_ARTIFACTS)
+    @blp.response(204)
+    def delete(self, artifact_id):
+        """Delete the artifact and its versions."""
+        artifacts.delete_artifact(current_principal(), artifact_id)
+
+
+@blp.route("/<artifact_id>/content")
+class ArtifactContent(MethodView):
+    @requires(Permission.WRITE_ARTIFACTS)
+    @blp.doc(requestBody={"content": {"application/octet-stream": {}}})
+    @blp.response(200, ArtifactSchema)
+    def put(self, artifact_id):
+        """Upload new content as the raw body, streamed to the store (up to the size limit)."""
+        request.max_content_length = runtime.settings.artifact_max_bytes
+        content_type = request.mimetype or None
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            content_type = None  # what clients send by default is not the artifact's type
+        artifact = artifacts.update_artifact(
+            current_principal(), artifact_id, if_match=_if_match(),
+            chunks=downloads.request_chunks(request.stream), hint=request.content_length,
+            content_type=content_type)
+        return _answer(artifact)
+
+
+@blp.route("/<artifact_id>/versions")
+class ArtifactVersions(MethodView):
+    @requires(Permission.READ)
+    @blp.response(200, ManifestListSchema)
+    def get(self, artifact_id):
+        """Every stored content version (manifest), newest first."""
+        return {"items": artifacts.versions(current_principal(), artifact_id)}
+
+
+@blp.route("/<artifact_id>/download")
+class ArtifactDownload(MethodView):
+    @requires(Permission.READ)
+    @blp.arguments(DownloadArgsSchema, location="query")
+    @blp.doc(responses={"200": BYTES, "206": BYTES, "304": {"description": "Not modified"}})
+    def get(self, args, artifact_id):
+        """The bytes of the current version (or `?version=N`); Range and ETag honoured."""
+        artifact = artifacts.get(current_principal(), artifact_id)
+        return downloads.content_response(artifact,
+                                          artifacts.manifest(artifact, args.get("version")))
+
+
+@blp.route("/<artifact_id>/download-url")
+class ArtifactDownloadUrl(MethodView):
+    @requires(Permission.READ)
+    @blp.arguments(DownloadUrlArgsSchema, required=False)
+    @blp.response(201, DownloadUrlSchema)
+    def post(self, args, artifact_id):
+        """A time-limited signed link to the bytes; using it needs no credentials."""
+        token, expires_at = artifact_links.sign(current_principal(), artifact_id,
+                                                args.get("version"), args.get("expires_in"))
+        return {"url": url_for("artifacts.SignedDownload", token=token, _external=True),
+                "expires_at": expires_at}
+
+
+@blp.route("/signed/<token>")
+class SignedDownload(MethodView):
+    @blp.doc(security=[], responses={"200": BYTES, "206": BYTES})
+    def get(self, token):
+        """Download through a signed link (no credentials); 403 when tampered or expired."""
+        return downloads.content_response(*artifact_links.resolve(token))
