@@ -125,7 +125,11 @@ def open_file(found: ArtifactManifest):
 
 
 def _store_bytes(tenant: str, chunks: Iterable[bytes], hint: int | None) -> StoredObject:
-    """Store `chunks` within the size limit and the tenant's storage limit."""
+    """Store `chunks` within the size limit and the tenant's storage limit.
+
+    Returns inside the transaction that holds the tenant's storage lock: the caller
+    inserts the manifest and commits (or rolls back), which releases it.
+    """
     settings = runtime.settings
     if hint is not None and hint > settings.artifact_max_bytes:
         raise PayloadTooLarge("artifact too large",
@@ -136,7 +140,8 @@ def _store_bytes(tenant: str, chunks: Iterable[bytes], hint: int | None) -> Stor
         stored = store().put(chunks, limit=settings.artifact_max_bytes)
     except TooLarge as exc:
         raise PayloadTooLarge("artifact too large", details={"limit": exc.limit}) from exc
-    try:
+    try:  # exact across processes: the lock is held until the caller's commit
+        quotas.lock_storage(db.session, tenant)
         quotas.admit_bytes(db.session, tenant, stored.size)
     except QuotaExceeded:
         db.session.rollback()

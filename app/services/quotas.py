@@ -90,25 +90,37 @@ def _usage(session, spec: JobType, row, tenant: str) -> Usage:
     return Usage(spec.name, max_active, active, per_hour, hourly)
 
 
-def lock(session, tenant: str, job_type: str):
-    """Open the admission transaction: lock (creating it if need be) the tenant's quota row.
+def _lock_row(session, table, where: tuple, values: dict):
+    """Open an admission transaction holding `table`'s row `where` (made from `values`).
 
     Whatever the session read before is committed first, so that on SQLite the
-    transaction can open with `BEGIN IMMEDIATE`.
+    transaction can open with `BEGIN IMMEDIATE`; on PostgreSQL the row is locked
+    `FOR UPDATE`. Either way concurrent admissions of the same row queue until commit.
     """
     real = session() if callable(session) else session  # the scoped session's current one
     if real.in_transaction():
         session.commit()
     if session.connection().dialect.name == "sqlite":
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-    locked = select(QUOTAS).where(*_key(tenant, job_type)).with_for_update()
+    locked = select(table).where(*where).with_for_update()
     row = session.execute(locked).one_or_none()
     if row is None:
-        session.execute(_insert(session)(QUOTAS).values(
-            tenant=tenant, job_type=job_type, alert_level=0, updated_at=utcnow(),
-        ).on_conflict_do_nothing())
+        session.execute(_insert(session)(table).values(**values, updated_at=utcnow())
+                        .on_conflict_do_nothing())
         row = session.execute(locked).one()
     return row
+
+
+def lock(session, tenant: str, job_type: str):
+    """Open the admission transaction of a job: lock the tenant's quota row of the type."""
+    return _lock_row(session, QUOTAS, _key(tenant, job_type),
+                     {"tenant": tenant, "job_type": job_type, "alert_level": 0})
+
+
+def lock_storage(session, tenant: str):
+    """Open the admission transaction of artifact bytes: lock the tenant's storage row."""
+    return _lock_row(session, TenantQuota.__table__,
+                     (TenantQuota.__table__.c.tenant == tenant,), {"tenant": tenant})
 
 
 def _key(tenant: str, job_type: str) -> tuple:

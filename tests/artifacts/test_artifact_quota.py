@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from tests.artifacts.conftest import b64
+
+THREADS = 16  # each uploads 1,000 bytes against a limit of 10,000
 
 
 def test_storage_limit(app_factory, storage_url, caller, tenant, expect_error, stored_keys):
@@ -52,3 +56,27 @@ def test_the_tenants_override_governs_uploads_and_quotas_show_the_usage(
                      json={"max_artifact_bytes": None}).status_code == 200
     assert owner.post("/artifacts", json={"name": "b", "type": "t",
                                           "content": b64(b"y" * 5)}).status_code == 201
+
+
+def test_concurrent_uploads_never_pass_the_storage_limit(app_factory, storage_url, caller):
+    app = app_factory(storage_url=storage_url, artifact_quota_bytes=10 * 1000)
+    owner = caller("publisher")
+    outcomes: list[int] = []
+    start = threading.Barrier(THREADS)
+
+    def upload(n: int) -> None:
+        client = app.test_client()
+        start.wait()
+        response = client.post("/artifacts", headers=owner.headers, json={
+            "name": f"a{n}", "type": "t", "content": b64(bytes([n]) * 1000)})
+        outcomes.append(response.status_code)
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == [201] * 10 + [429] * (THREADS - 10)
+    assert owner.get("/quotas").get_json()["storage"]["used_bytes"] == 10 * 1000
+    assert len(owner.get("/artifacts", query_string={"limit": 100}).get_json()["items"]) == 10
