@@ -102,13 +102,7 @@ class Client:
 
     def api_keys(self, **filters) -> Iterator[dict]:
         """The tenant's API keys (never the keys themselves), following the cursor."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        while True:
-            page = self._call("GET", "/api-keys", params=params).json()
-            yield from page["items"]
-            if not page["next_cursor"]:
-                return
-            params["cursor"] = page["next_cursor"]
+        return self._pages("/api-keys", filters)
 
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke an API key; it is refused from its next request on."""
@@ -182,13 +176,7 @@ class Client:
 
     def artifacts(self, **filters) -> Iterator[dict]:
         """Every artifact matching `filters` (type, name, project, job_id), following the cursor."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        while True:
-            page = self._call("GET", "/artifacts", params=params).json()
-            yield from page["items"]
-            if not page["next_cursor"]:
-                return
-            params["cursor"] = page["next_cursor"]
+        return self._pages("/artifacts", filters)
 
     def pull(self, artifact_id: str, target: str | Path, version: int | None = None) -> int:
         """Stream the artifact's bytes (current or `version`) into `target`; bytes written."""

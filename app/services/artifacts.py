@@ -9,6 +9,7 @@ and released again when it does not land.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import mimetypes
@@ -29,7 +30,7 @@ from app.errors import (
 from app.extensions import db, runtime
 from app.models import Artifact, ArtifactManifest, new_id
 from app.services import events, quotas
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, narrow, paginate
 from app.services.tenancy import UNSCOPED
 from app.storage import CHUNK, ObjectStore, StoredObject, TooLarge, open_store
 
@@ -82,10 +83,8 @@ def get(principal: Principal, artifact_id: str) -> Artifact:
 def list_artifacts(principal: Principal, filters: dict, cursor: str | None,
                    limit: int) -> Page:
     """The tenant's artifacts, newest first, filtered by type, name, project, job_id."""
-    stmt = select(Artifact).where(Artifact.tenant == principal.tenant, _visible(principal))
-    for name in ("type", "name", "project", "job_id"):
-        if filters.get(name):
-            stmt = stmt.where(getattr(Artifact, name) == filters[name])
+    stmt = narrow(select(Artifact).where(Artifact.tenant == principal.tenant, _visible(principal)),
+                  Artifact, filters, ("type", "name", "project", "job_id"))
     return paginate(db.session, stmt, (Artifact.created_at, Artifact.id), cursor, limit)
 
 
@@ -150,6 +149,19 @@ def _store_bytes(tenant: str, chunks: Iterable[bytes], hint: int | None) -> Stor
     return stored
 
 
+@contextlib.contextmanager
+def _committed(stored: StoredObject | None):
+    """Commit what the block wrote; on any failure roll back and release `stored`'s bytes."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored is not None:
+            release([stored.key])
+        raise
+
+
 def _guess_type(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
 
@@ -206,7 +218,7 @@ def _create(tenant: str, actor: str, reason: str, *, name: str, type: str, metad
                         expires_at=expires_at or default_expiry(db.session, tenant, now),
                         read_permission=read_permission,
                         created_by=actor, created_at=now, updated_at=now)
-    try:
+    with _committed(stored):
         db.session.add(artifact)
         db.session.flush()
         if stored is not None:
@@ -214,12 +226,6 @@ def _create(tenant: str, actor: str, reason: str, *, name: str, type: str, metad
                          actor, reason)
         _event("created", artifact, actor, reason,
                digest=stored.digest if stored else None, size=stored.size if stored else None)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        if stored is not None:
-            release([stored.key])
-        raise
     return _find(tenant, artifact.id)
 
 
@@ -245,7 +251,7 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
     if "metadata" in changes:
         changes["meta"] = changes.pop("metadata")
     stored = None if chunks is None else _store_bytes(principal.tenant, chunks, hint)
-    try:
+    with _committed(stored):
         if stored is not None:
             landed = _new_version(artifact.id, principal.tenant, stored,
                                   content_type or artifact.content_type
@@ -262,12 +268,6 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
         _event("updated", artifact, principal.actor, principal.reason,
                fields=sorted(changes), content=stored is not None,
                digest=stored.digest if stored else None)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        if stored is not None:
-            release([stored.key])
-        raise
     return _find(principal.tenant, artifact.id)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from app.db import utcnow
 from app.extensions import db
 from app.models import AuditRecord, GovernanceEvent
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.audit")
 
@@ -69,14 +69,8 @@ def record(entry: dict) -> dict:
 
 def list_records(tenant: str, filters: dict, cursor: str | None, limit: int) -> Page:
     """The tenant's audit records, newest first; filters: actor, action, outcome, since, until."""
-    stmt = select(AuditRecord).where(AuditRecord.tenant == tenant)
-    for name in ("actor", "action", "outcome"):
-        if filters.get(name):
-            stmt = stmt.where(getattr(AuditRecord, name) == filters[name])
-    if filters.get("since"):
-        stmt = stmt.where(AuditRecord.at >= filters["since"])
-    if filters.get("until"):
-        stmt = stmt.where(AuditRecord.at < filters["until"])
+    stmt = narrow(select(AuditRecord).where(AuditRecord.tenant == tenant), AuditRecord,
+                  filters, ("actor", "action", "outcome"), AuditRecord.at)
     return paginate(db.session, stmt, (AuditRecord.at, AuditRecord.id), cursor, limit)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import GovernanceEvent
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.events")
 UNLOGGED = "taskplane.unlogged_events"  # session.info key: events awaiting their commit
@@ -71,11 +71,6 @@ def emit_for_job_status(session, job, **data) -> None:
 
 def list_events(session, tenant: str, *, filters: dict, cursor: str | None, limit: int) -> Page:
     """The tenant's governance events, newest first, filtered by type, job_id and since."""
-    stmt = select(GovernanceEvent).where(GovernanceEvent.tenant == tenant)
-    if filters.get("type"):
-        stmt = stmt.where(GovernanceEvent.type == filters["type"])
-    if filters.get("job_id"):
-        stmt = stmt.where(GovernanceEvent.job_id == filters["job_id"])
-    if filters.get("since"):
-        stmt = stmt.where(GovernanceEvent.at >= filters["since"])
+    stmt = narrow(select(GovernanceEvent).where(GovernanceEvent.tenant == tenant),
+                  GovernanceEvent, filters, ("type", "job_id"), GovernanceEvent.at)
     return paginate(session, stmt, (GovernanceEvent.id,), cursor, limit)

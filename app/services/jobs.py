@@ -22,7 +22,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, runtime
 from app.models import Job, JobLog, JobTransition, new_id
 from app.services import dispatch, events, quotas
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.jobs")
 
@@ -156,14 +156,8 @@ def get(principal: Principal, job_id: str) -> Job:
 
 def list_jobs(principal: Principal, filters: dict, cursor: str | None, limit: int) -> Page:
     """The tenant's jobs (the session is tenant-scoped), newest first, with the given filters."""
-    stmt = select(Job)
-    for name in ("status", "job_type", "project", "actor"):
-        if filters.get(name):
-            stmt = stmt.where(getattr(Job, name) == filters[name])
-    if filters.get("created_after"):
-        stmt = stmt.where(Job.created_at >= filters["created_after"])
-    if filters.get("created_before"):
-        stmt = stmt.where(Job.created_at < filters["created_before"])
+    stmt = narrow(select(Job), Job, filters, ("status", "job_type", "project", "actor"),
+                  Job.created_at, since="created_after", until="created_before")
     return paginate(db.session, stmt, (Job.created_at, Job.id), cursor, limit)
 
 

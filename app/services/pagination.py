@@ -46,6 +46,20 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple:
         raise ValidationFailed("invalid cursor", details={"cursor": ["invalid cursor"]}) from exc
 
 
+def narrow(stmt: Select, model, filters: dict, equal=(), time_column=None,
+           since: str = "since", until: str = "until") -> Select:
+    """`stmt` with the filters given: equality on the `equal` columns of `model`, and
+    `[filters[since], filters[until])` on `time_column`; empty filters are ignored."""
+    for name in equal:
+        if filters.get(name):
+            stmt = stmt.where(getattr(model, name) == filters[name])
+    if time_column is not None and filters.get(since):
+        stmt = stmt.where(time_column >= filters[since])
+    if time_column is not None and filters.get(until):
+        stmt = stmt.where(time_column < filters[until])
+    return stmt
+
+
 def paginate(session, stmt: Select, columns: tuple, cursor: str | None, limit: int) -> Page:
     """Newest first by `columns` (descending), `limit` rows after `cursor`."""
     if cursor:
