@@ -70,6 +70,7 @@ class Settings:
     rate_limit_submit: str = "60/minute"
     rate_limit_write: str = "120/minute"
     rate_limit_read: str = "600/minute"
+    rate_limit_auth_failures: str = "60/minute"
 
     _ENV = {
         "env": ("TASKPLANE_ENV", str),
@@ -107,6 +108,7 @@ class Settings:
         "rate_limit_submit": ("TASKPLANE_RATE_LIMIT_SUBMIT", str),
         "rate_limit_write": ("TASKPLANE_RATE_LIMIT_WRITE", str),
         "rate_limit_read": ("TASKPLANE_RATE_LIMIT_READ", str),
+        "rate_limit_auth_failures": ("TASKPLANE_RATE_LIMIT_AUTH_FAILURES", str),
     }
 
     @classmethod

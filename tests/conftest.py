@@ -32,6 +32,7 @@ TEST_SETTINGS = {
     "rate_limit_submit": "100000/minute",  # high: only the rate-limit tests meet a limit
     "rate_limit_write": "100000/minute",
     "rate_limit_read": "100000/minute",
+    "rate_limit_auth_failures": "100000/minute",
 }
 SETTING_ENV = {
     "command_types_file": "TASKPLANE_COMMAND_TYPES",
@@ -42,6 +43,7 @@ SETTING_ENV = {
     "rate_limit_submit": "TASKPLANE_RATE_LIMIT_SUBMIT",
     "rate_limit_write": "TASKPLANE_RATE_LIMIT_WRITE",
     "rate_limit_read": "TASKPLANE_RATE_LIMIT_READ",
+    "rate_limit_auth_failures": "TASKPLANE_RATE_LIMIT_AUTH_FAILURES",
     "storage_url": "TASKPLANE_STORAGE_URL",
 }
 

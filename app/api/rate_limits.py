@@ -9,19 +9,29 @@ settings (tests build apps with different limits), not bound from a module-level
 Over budget: 429 `rate_limited` with `Retry-After` and `X-RateLimit-Limit`, `-Remaining`
 and `-Reset`. When the storage cannot be reached, requests are served unlimited and the
 failure is logged.
+
+Failed authentication has a budget of its own per remote address: every 401 spends it,
+and once it is spent the address is refused 429 before its credentials are even looked
+at, until the window passes, so keys and tokens cannot be guessed at request speed.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from functools import partial
 
+import limits
 from flask import Flask, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from app.api import error_response
-from app.api.context import PUBLIC_ENDPOINTS, PUBLIC_PREFIXES
+from app.api.context import PUBLIC_ENDPOINTS, PUBLIC_PREFIXES, assign_request_id
 from config.settings import Settings
+
+log = logging.getLogger("taskplane.rate_limits")
+AUTH_FAILURES = "auth-failures"  # the namespace of the failed-authentication budget
 
 SUBMIT, WRITE, READ = "submit", "write", "read"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -75,6 +85,40 @@ def _restore_own_retry_after(response):
     return response
 
 
+class FailedAuthBudget:
+    """Failed authentications per remote address: 401s spend it; spent → 429 at the door."""
+
+    def __init__(self, limiter: Limiter, limit: str):
+        self.limiter, self.item = limiter, limits.parse(limit)
+
+    def refuse_when_spent(self):
+        """Before authentication: 429 `rate_limited` while the address's budget is spent."""
+        if request.url_rule is None or _public():
+            return None
+        address = get_remote_address()
+        try:
+            if self.limiter.limiter.test(self.item, AUTH_FAILURES, address):
+                return None
+            reset, _ = self.limiter.limiter.get_window_stats(self.item, AUTH_FAILURES, address)
+        except Exception:  # storage down: serve, as the other budgets do
+            log.exception("rate limit storage unreachable; failed-authentication budget off")
+            return None
+        g.rate_limited = True
+        return error_response(429, "rate_limited", "too many failed authentications",
+                              {"limit": str(self.item), "route_class": "authentication"},
+                              {"Retry-After": str(max(1, int(reset - time.time())))})
+
+    def spend_on_failure(self, response):
+        """After the answer: a 401 spends one unit of the address's budget."""
+        if response.status_code == 401:
+            try:
+                self.limiter.limiter.hit(self.item, AUTH_FAILURES, get_remote_address())
+            except Exception:  # storage down: the answer goes out anyway
+                log.exception("rate limit storage unreachable; a failed authentication "
+                              "was not counted")
+        return response
+
+
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
     """Bind a limiter to `app` when rate limits are on; call after `authenticate` is hooked."""
     if not settings.rate_limits_enabled:
@@ -97,4 +141,8 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
     limiter.init_app(app)
     app.after_request(_keep_own_retry_after)
     app.register_error_handler(RateLimitExceeded, _limited)
+    failures = FailedAuthBudget(limiter, settings.rate_limit_auth_failures)
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks.insert(hooks.index(assign_request_id) + 1, failures.refuse_when_spent)  # before auth
+    app.after_request(failures.spend_on_failure)
     return limiter

@@ -89,3 +89,24 @@ def test_unreachable_storage_serves_requests_unlimited(app_factory, tenant):
     alice = Caller(client, "alice", "viewer", tenant)
 
     assert [alice.get("/jobs").status_code for _ in range(3)] == [200] * 3
+
+
+def test_failed_authentications_spend_the_addresss_budget_then_it_is_refused_at_the_door(
+        app_factory, tenant, expect_error):
+    client = app_factory(rate_limit_auth_failures="3/minute").test_client()
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    other = "192.0.2.7" if not address.startswith("192.") else "198.51.100.7"
+    valid = {"X-Actor": "alice", "X-Roles": "viewer", "X-Tenant": tenant}
+
+    def get(remote: str, headers: dict):
+        return client.get("/jobs", headers=headers, environ_base={"REMOTE_ADDR": remote})
+
+    assert [get(address, {}).status_code for _ in range(3)] == [401, 401, 401]
+    assert get(address, valid).status_code == 429  # spent: not even valid credentials pass
+    refused = get(address, {"X-Actor": "x"})
+
+    error = expect_error(refused, 429, "rate_limited")
+    assert error["details"] == {"limit": "3 per 1 minute", "route_class": "authentication"}
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert get(other, valid).status_code == 200  # the budget is per address
+    assert get(other, {}).status_code == 401
