@@ -194,7 +194,7 @@ def default_expiry(session, tenant: str, now: dt.datetime) -> dt.datetime | None
 def _event(kind: str, artifact: Artifact, actor: str, reason: str, **data) -> None:
     events.emit(db.session, f"service_artifact_{kind}", tenant=artifact.tenant,
                 project=artifact.project, actor=actor, artifact_id=artifact.id,
-                name=artifact.name, type=artifact.type, artifact_job_id=artifact.job_id,
+                name=artifact.name, type=artifact.type, job_id=artifact.job_id,
                 reason=reason, **data)
 
 

@@ -27,17 +27,19 @@ JOB_STATUS_EVENTS = {
 
 
 def emit(session, event_type: str, *, tenant: str, job=None, project: str | None = None,
-         actor: str | None = None, job_type: str | None = None, **data) -> None:
+         actor: str | None = None, job_type: str | None = None, job_id: str | None = None,
+         **data) -> None:
     """Insert one governance event in `session`'s transaction (committed with the change).
 
     The structured log line follows once the transaction commits, outside the write lock.
 
     `job` is a job row (ORM object or Core row): its type, project, actor, attempt and
     trace id go with the event. An event about no job yet (a refused submission) names
-    its `project`, `actor` and `job_type` itself.
+    its `project`, `actor` and `job_type` itself; one about something a job made (an
+    artifact) may name that `job_id`, so `/events?job_id=` finds it.
     """
     event = {"type": event_type, "at": utcnow(), "tenant": tenant, "project": project,
-             "actor": actor, "job_id": None, "job_type": job_type, "attempt": None,
+             "actor": actor, "job_id": job_id, "job_type": job_type, "attempt": None,
              "max_retries": None, "trace_id": None}
     if job is not None:
         event.update(project=job.project, actor=job.actor, job_id=job.id,

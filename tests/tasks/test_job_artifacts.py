@@ -31,6 +31,9 @@ def test_command_output_files_become_job_artifacts(worker, alice, caller):
     assert alice.get(f"/artifacts/{ref['id']}/download").data == b"all good"
     by_job = alice.get(f"/artifacts?job_id={job_id}").get_json()["items"]
     assert [a["id"] for a in by_job] == [ref["id"]]
+    events = caller("operator", actor="olga").get(
+        "/events", query_string={"job_id": job_id, "type": "service_artifact_created"})
+    assert [e["data"]["artifact_id"] for e in events.get_json()["items"]] == [ref["id"]]
 
 
 def test_job_artifacts_zip_streams_every_output(worker, alice):
