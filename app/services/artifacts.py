@@ -56,7 +56,8 @@ def etag(artifact: Artifact) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _find(tenant: str, artifact_id: str) -> Artifact:
+def find(tenant: str, artifact_id: str) -> Artifact:
+    """The tenant's artifact, checking no permission (the caller has: a signed link, a job)."""
     artifact = db.session.get(Artifact, artifact_id, populate_existing=True)
     if artifact is None or artifact.tenant != tenant:
         raise NotFound("artifact not found", details={"id": artifact_id})
@@ -74,7 +75,7 @@ def get(principal: Principal, artifact_id: str) -> Artifact:
 
     An output of a restricted job type (`audit-report`) needs that type's permission too.
     """
-    artifact = _find(principal.tenant, artifact_id)
+    artifact = find(principal.tenant, artifact_id)
     if artifact.read_permission:
         principal.require(Permission(artifact.read_permission))
     return artifact
@@ -226,7 +227,7 @@ def _create(tenant: str, actor: str, reason: str, *, name: str, type: str, metad
                          actor, reason)
         _event("created", artifact, actor, reason,
                digest=stored.digest if stored else None, size=stored.size if stored else None)
-    return _find(tenant, artifact.id)
+    return find(tenant, artifact.id)
 
 
 def _check_etag(artifact: Artifact, if_match: tuple[str, ...] | None) -> tuple:
@@ -268,7 +269,7 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
         _event("updated", artifact, principal.actor, principal.reason,
                fields=sorted(changes), content=stored is not None,
                digest=stored.digest if stored else None)
-    return _find(principal.tenant, artifact.id)
+    return find(principal.tenant, artifact.id)
 
 
 def delete_artifact(principal: Principal, artifact_id: str) -> None:

@@ -128,6 +128,8 @@ def test_report_artifacts_are_read_only_by_those_who_may_run_a_report(worker, ca
         assert vera.post(f"/artifacts/{report}/download-url").status_code == 403
         assert caller("publisher", actor="pat").delete(f"/artifacts/{report}").status_code == 403
         assert olga.get(f"/artifacts/{report}/download").status_code == 200
+    link = olga.post(f"/artifacts/{reports[0]}/download-url").get_json()["url"]
+    assert vera.client.get(link).status_code == 200  # the operator's link serves anyone
     assert vera.get(f"/jobs/{job['id']}/artifacts").get_json()["items"] == []
     assert not {a["id"] for a in vera.get("/artifacts").get_json()["items"]} & set(reports)
 
