@@ -5,8 +5,9 @@
   download  GET /artifacts/{id}/download of it, written to a file on the same disk.
   copy      a plain copy of the same file on the same disk (shutil.copyfile): the bar.
   bare web  the same upload and download against `bench/bare_files.py` (Flask streaming
-            the body to a file and back under the same gunicorn, no hashing, no database):
-            shown for reference, to tell the web server's cost from Taskplane's.
+            the body to a file and back under the same gunicorn, reading the body the
+            same way as Taskplane, no hashing, no database): shown for reference, to tell
+            the web server's cost from Taskplane's.
 
 The client is curl (`--upload-file`, `--output`). Every side ends when its bytes are
 durable in the destination (fsync), as the store's writes are. The web worker's RSS is
@@ -43,6 +44,9 @@ from tests.harness import Gunicorn, HarnessError, http_request  # noqa: E402
 MIB = 1024 * 1024
 HEADERS = {"X-Actor": "bench", "X-Roles": "publisher", "X-Tenant": "bench"}
 RSS_BAR_MIB = 64
+# The Procfile's `web` line, but for the bind address and one worker: sync workers,
+# gunicorn's defaults, the access log on stdout (here into the server's log file).
+PROCFILE_WEB = ("--access-logfile", "-")
 
 
 class PeakRss:
@@ -164,10 +168,9 @@ def run(args, folder: Path) -> tuple[list[Row], list[str]]:
     rss = {"upload": [], "download": []}
     (folder / "bare").mkdir()
     with Gunicorn("app:create_app()", env, folder / "gunicorn.log", workers=1,
-                  extra_args=("--timeout", "600")) as server, \
+                  extra_args=PROCFILE_WEB) as server, \
          Gunicorn("bench.bare_files:app", dict(env, BENCH_FILES_DIR=str(folder / "bare")),
-                  folder / "gunicorn-bare.log", workers=1,
-                  extra_args=("--timeout", "600")) as bare:
+                  folder / "gunicorn-bare.log", workers=1, extra_args=PROCFILE_WEB) as bare:
         [worker] = psutil.Process(server.proc.pid).children()
         status, body = http_request(server.port, "POST", "/artifacts",
                                     json.dumps({"name": "big.bin", "type": "bench"}).encode(),
@@ -245,7 +248,8 @@ def main(argv=None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
     print(f"\nArtifacts through the API vs a plain file copy, same disk, same run "
-          f"({args.size_mib} MiB, {os.cpu_count()} cores, gunicorn 1 sync worker)")
+          f"({args.size_mib} MiB, {os.cpu_count()} cores, gunicorn 1 sync worker, "
+          f"the Procfile's web settings)")
     header = f"{'metric':<28} {'unit':<6} {'baseline':>9} {'taskplane':>10} {'ratio':>7} " \
              f"{'bar':>8}  result"
     print("\n" + header + "\n" + "-" * len(header))

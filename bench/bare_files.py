@@ -1,8 +1,9 @@
 """The bare web side for file transfer: Flask streaming a request body to a file and back.
 
-Run as `gunicorn bench.bare_files:app` with `BENCH_FILES_DIR` set. The same chunk size
-(1 MiB) and durability (fsync) as Taskplane's local object store, with no hashing, no
-database and no identity.
+Run as `gunicorn bench.bare_files:app` with `BENCH_FILES_DIR` set. The body is read the
+way Taskplane reads an upload (`app.api.artifacts.uploads.request_chunks`: 1 MiB blocks
+from gunicorn's socket), written with the same durability (fsync) as Taskplane's local
+object store, with no hashing, no database and no identity.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 from pathlib import Path
 
 from flask import Flask, Response, request
+
+from app.api.artifacts.uploads import request_chunks
 
 CHUNK = 1024 * 1024
 FOLDER = Path(os.environ.get("BENCH_FILES_DIR", "."))
@@ -22,7 +25,7 @@ def put(number: int):
     """Stream the body into file `number`, fsync it, answer its size."""
     size = 0
     with (FOLDER / str(number)).open("wb") as handle:
-        while chunk := request.stream.read(CHUNK):
+        for chunk in request_chunks(request):
             handle.write(chunk)
             size += len(chunk)
         handle.flush()

@@ -11,13 +11,6 @@ from werkzeug.wsgi import wrap_file
 from app.services import artifacts
 
 CHUNK = 1024 * 1024
-UPLOAD_CHUNK = 64 * 1024  # gunicorn reads 8 KiB per recv: bigger reads only copy more
-
-
-def request_chunks(stream):
-    """The raw request body `stream`, read in chunks as it arrives (from any thread)."""
-    while chunk := stream.read(UPLOAD_CHUNK):
-        yield chunk
 
 
 def _span(size: int, tag: str) -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ from flask import request, url_for
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.api.artifacts import downloads
+from app.api.artifacts import downloads, uploads
 from app.api.artifacts.schemas import (
     ArtifactCreateSchema,
     ArtifactListArgsSchema,
@@ -111,7 +111,7 @@ class ArtifactContent(MethodView):
             content_type = None  # what clients send by default is not the artifact's type
         artifact = artifacts.update_artifact(
             current_principal(), artifact_id, if_match=_if_match(),
-            chunks=downloads.request_chunks(request.stream), hint=request.content_length,
+            chunks=uploads.request_chunks(request), hint=request.content_length,
             content_type=content_type)
         return _answer(artifact)
 
