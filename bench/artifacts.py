@@ -44,9 +44,9 @@ from tests.harness import Gunicorn, HarnessError, http_request  # noqa: E402
 MIB = 1024 * 1024
 HEADERS = {"X-Actor": "bench", "X-Roles": "publisher", "X-Tenant": "bench"}
 RSS_BAR_MIB = 64
-# The Procfile's `web` line, but for the bind address and one worker: sync workers,
-# gunicorn's defaults, the access log on stdout (here into the server's log file).
-PROCFILE_WEB = ("--access-logfile", "-")
+# The Procfile's `web` line, but for the bind address and one worker: sync workers, a
+# 600 s request timeout, the access log on stdout (here into the server's log file).
+PROCFILE_WEB = ("--timeout", "600", "--access-logfile", "-")
 
 
 class PeakRss:
