@@ -43,8 +43,9 @@ def _confine_to_tenant(state) -> None:
     tenant = state.session.info.get(TENANT_KEY)
     if tenant is None or state.execution_options.get("taskplane_unscoped"):
         return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
+    if not state.is_orm_statement or not (state.is_select or state.is_update
+                                          or state.is_delete):
+        return  # statements on bare tables carry no loader criteria anyway
     state.statement = state.statement.options(*(
         with_loader_criteria(cls, cls.tenant == tenant, include_aliases=True)
         for cls in tenant_classes()
