@@ -30,7 +30,7 @@ from config.settings import ROOT, Settings
               help="Bearer credentials: an API key (tp_...) or a JWT (TASKPLANE_TOKEN).")
 @click.pass_context
 def main(ctx, url, actor, roles, tenant, reason, token) -> None:
-    """Taskplane: one HTTP front door for long-running jobs on Celery."""
+    """Taskplane: one HTTP front door for long-running jobs on Celery and their artifacts."""
     ctx.obj = {"url": url, "actor": actor, "roles": roles, "tenant": tenant, "reason": reason,
                "token": token}
 
