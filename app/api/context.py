@@ -73,6 +73,12 @@ def resolve_principal() -> Principal:
     raise Unauthenticated("missing credentials", details={"auth_modes": list(modes)})
 
 
+def is_public(endpoint: str | None) -> bool:
+    """Whether `endpoint` is served without a principal (probes, docs, signed links)."""
+    endpoint = endpoint or ""
+    return endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES)
+
+
 def authorize(principal: Principal) -> None:
     """Enforce the permission the view declared; a route that declares none is refused."""
     if request.method == "OPTIONS":
@@ -87,9 +93,7 @@ def authorize(principal: Principal) -> None:
 
 def authenticate() -> None:
     """Resolve the principal of every non-public request, scope it to its tenant, authorize it."""
-    endpoint = request.endpoint or ""
-    public = endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES)
-    if request.url_rule is None or public:
+    if request.url_rule is None or is_public(request.endpoint):
         return
     g.principal = resolve_principal()
     tenancy.scope_session(db.session, g.principal.tenant)

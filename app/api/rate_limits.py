@@ -27,7 +27,7 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from app.api import error_response
-from app.api.context import PUBLIC_ENDPOINTS, PUBLIC_PREFIXES, assign_request_id
+from app.api.context import assign_request_id, is_public, principal_or_none
 from config.settings import Settings
 
 log = logging.getLogger("taskplane.rate_limits")
@@ -46,15 +46,10 @@ def route_class() -> str:
 
 def caller_key() -> str:
     """Tenant and actor of the principal; the remote address when there is none."""
-    principal = g.get("principal")
+    principal = principal_or_none()
     if principal is None:
         return f"address:{get_remote_address()}"
     return f"actor:{principal.tenant}:{principal.actor}"
-
-
-def _public() -> bool:
-    endpoint = request.endpoint or ""
-    return endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES)
 
 
 def _not_of_class(name: str) -> bool:
@@ -93,7 +88,7 @@ class FailedAuthBudget:
 
     def refuse_when_spent(self):
         """Before authentication: 429 `rate_limited` while the address's budget is spent."""
-        if request.url_rule is None or _public():
+        if request.url_rule is None or is_public(request.endpoint):
             return None
         address = get_remote_address()
         try:
@@ -136,7 +131,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         key_prefix="taskplane-rate",
         swallow_errors=True,  # storage down: serve unlimited (and log it) rather than fail
     )
-    limiter.request_filter(_public)
+    limiter.request_filter(lambda: is_public(request.endpoint))
     app.after_request(_restore_own_retry_after)  # after_request hooks run last-in, first-out
     limiter.init_app(app)
     app.after_request(_keep_own_retry_after)

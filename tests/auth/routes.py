@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from app.api.context import PUBLIC_ENDPOINTS, PUBLIC_PREFIXES
+from app.api.context import is_public
 from app.auth import Permission, declared_permission
 
 BODIES = {  # (method, rule) → a valid body; other routes are called without one
@@ -47,11 +47,6 @@ class Route:
 
     def __str__(self) -> str:
         return f"{self.method} {self.rule}"
-
-
-def is_public(endpoint: str) -> bool:
-    """Whether the endpoint needs no principal (probes, docs)."""
-    return endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES)
 
 
 def routes(app) -> list[Route]:
