@@ -16,6 +16,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+ACTIVE = ("queued", "running", "retrying")  # what counts against `max_active`
+TERMINAL = ("completed", "failed", "cancelled")
+STATUSES = ACTIVE + TERMINAL
+
+
 class Job(Base):
     """One submitted job and its current state."""
 

@@ -17,7 +17,7 @@ from app.db import utcnow
 from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.extensions import db
 from app.models import ApiKey, new_id
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, narrow, paginate
 from app.services.tenancy import UNSCOPED
 
 TOKEN_PREFIX = "tp_"
@@ -56,9 +56,7 @@ def create(principal: Principal, *, name: str, actor: str | None, roles: list[st
 
 def list_keys(filters: dict, cursor: str | None, limit: int) -> Page:
     """The tenant's keys (the session is tenant-scoped), newest first."""
-    stmt = select(ApiKey)
-    if filters.get("actor"):
-        stmt = stmt.where(ApiKey.actor == filters["actor"])
+    stmt = narrow(select(ApiKey), ApiKey, filters, ("actor",))
     if not filters.get("include_revoked"):
         stmt = stmt.where(ApiKey.revoked_at.is_(None))
     return paginate(db.session, stmt, (ApiKey.created_at, ApiKey.id), cursor, limit)

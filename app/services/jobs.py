@@ -21,13 +21,13 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, runtime
 from app.models import Job, JobLog, JobTransition, new_id
+from app.models.jobs import TERMINAL
 from app.services import dispatch, events, quotas
 from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.jobs")
 
 JOBS, TRANSITIONS, LOGS = Job.__table__, JobTransition.__table__, JobLog.__table__
-TERMINAL = ("completed", "failed", "cancelled")
 WAITING = ("queued", "retrying")
 RETRYABLE_STATES = ("failed", "cancelled")
 

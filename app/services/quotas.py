@@ -27,11 +27,11 @@ from app.db import utcnow
 from app.errors import NotFound, QuotaExceeded
 from app.extensions import db, runtime
 from app.models import ArtifactManifest, Job, JobQuota, TenantQuota
+from app.models.jobs import ACTIVE
 from app.services import events
 from config.catalog import JobType
 
 QUOTAS = JobQuota.__table__
-ACTIVE = ("queued", "running", "retrying")
 WINDOW = dt.timedelta(hours=1)
 WARNING, EXHAUSTED = 80, 100
 # When an active job ends nobody knows: a client refused on `max_active` polls this often.

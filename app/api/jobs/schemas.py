@@ -5,10 +5,10 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.api.schemas import PageArgsSchema, Schema, page_schema
+from app.models.jobs import STATUSES
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
                        error="letters, digits, '.', '_' and '-'; at most 128")
-STATUSES = ("queued", "running", "retrying", "completed", "failed", "cancelled")
 
 
 class JobSubmitSchema(Schema):

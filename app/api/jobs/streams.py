@@ -9,6 +9,7 @@ from flask import Response, stream_with_context
 
 from app.extensions import db, runtime
 from app.models import Job, JobLog
+from app.models.jobs import TERMINAL
 from app.services import jobs
 
 BATCH = 500
@@ -38,7 +39,7 @@ def follow(job: Job, since: int):
     while True:
         db.session.rollback()  # end the read snapshot so new rows become visible
         job = db.session.get(Job, job.id, populate_existing=True)
-        terminal = job.status in jobs.TERMINAL
+        terminal = job.status in TERMINAL
         state = (job.status, job.progress, job.current_step, job.attempts)
         if state != last_state:
             last_state = state
