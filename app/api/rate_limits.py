@@ -28,20 +28,20 @@ from flask_limiter.util import get_remote_address
 
 from app.api import error_response
 from app.api.context import assign_request_id, is_public, principal_or_none
+from app.services.audit import MUTATING_METHODS  # what is a write: the audit log's rule
 from config.settings import Settings
 
 log = logging.getLogger("taskplane.rate_limits")
 AUTH_FAILURES = "auth-failures"  # the namespace of the failed-authentication budget
 
 SUBMIT, WRITE, READ = "submit", "write", "read"
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def route_class() -> str:
     """`submit`, `write` or `read`: which budget this request spends."""
     if request.method == "POST" and request.endpoint == "jobs.Jobs":
         return SUBMIT
-    return WRITE if request.method in MUTATING else READ
+    return WRITE if request.method in MUTATING_METHODS else READ
 
 
 def caller_key() -> str:
