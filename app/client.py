@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import requests
 
 TERMINAL = ("completed", "failed", "cancelled")
+NDJSON = "application/x-ndjson"
 
 
 class ApiError(Exception):
@@ -124,12 +126,37 @@ class Client:
         """A job's log lines after cursor `since`, as text."""
         return self._call("GET", f"/jobs/{job_id}/logs", params={"since": since}).text
 
-    def follow_logs(self, job_id: str, since: int = 0) -> Iterator[str]:
-        """Log lines as they are written, until the job ends."""
-        response = self._call("GET", f"/jobs/{job_id}/logs",
-                              params={"since": since, "follow": "true"}, stream=True)
-        with response:
-            yield from response.iter_lines(decode_unicode=True)
+    def follow_logs(self, job_id: str, since: int = 0, retries: int = 5) -> Iterator[str]:
+        """Log lines as they are written, until the job ends.
+
+        A stream the server ends (its maximum lifetime) or that drops is resumed from the
+        last line's cursor, so no line is lost or repeated; `retries` failed reconnects in
+        a row give up with the last error.
+        """
+        cursor, failures, ended = since, 0, False
+        while True:
+            try:
+                response = self._call("GET", f"/jobs/{job_id}/logs", stream=True,
+                                      params={"since": cursor, "follow": "true"},
+                                      headers={"Accept": NDJSON})
+                with response:
+                    for line in response.iter_lines(decode_unicode=True):
+                        if line:  # an empty line is the server's keep-alive
+                            entry = json.loads(line)
+                            cursor, failures = entry["id"], 0
+                            yield f"{entry['at']} {entry['message']}"
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError, ApiError) as exc:
+                failures += 1
+                if failures > retries or (isinstance(exc, ApiError) and exc.status != 503):
+                    raise
+                time.sleep(min(2 ** failures, 30) * 0.5)
+                continue
+            if ended:
+                return
+            # A stream that ended at its lifetime just as the job ended may have missed the
+            # last lines: one more pass drains them and ends at once.
+            ended = self.job(job_id)["status"] in TERMINAL
 
     def wait(self, job_id: str, interval: float = 0.5, on_update=None) -> dict:
         """Poll until the job ends; `on_update(job)` is called on every poll."""

@@ -46,3 +46,7 @@ class PayloadTooLarge(ServiceError):
 
 class QuotaExceeded(ServiceError):
     status, code = 429, "quota_exceeded"
+
+
+class Unavailable(ServiceError):
+    status, code = 503, "unavailable"

@@ -3,14 +3,29 @@
 gunicorn reads this file as its configuration; every value can still be overridden on the
 command line or with `GUNICORN_CMD_ARGS`. Environment variables are those the Procfile
 documents (README, "Settings").
+
+Serving model: `gthread` workers. A log follow, an SSE stream or a long poll holds one
+thread of its process, never a whole process, and takes one of the process's
+`TASKPLANE_STREAM_SLOTS`; the threads beyond the slots (`WEB_REQUEST_THREADS`) are left
+for every other request, so no number of open or abandoned streams keeps `/livez` or a
+submit waiting. Idle keep-alive connections wait in the worker's poller, not in a thread.
 """
 
 from __future__ import annotations
 
 import os
 
+from config.settings import Settings
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+# Streams are capped at the slots, so these threads always remain for other requests.
+threads = Settings.from_env().stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
 # A request may take this long in one worker, so a large upload or download is not cut off.
 timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
+# Seconds an idle keep-alive connection stays open. A connection stays with the worker that
+# accepted it, so a few busy keep-alive clients can all land on one worker; 0 closes each
+# connection after its answer and spreads every request over the workers, as sync workers do.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))
 accesslog = "-"

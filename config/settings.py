@@ -57,6 +57,10 @@ class Settings:
     page_size_default: int = 50
     page_size_max: int = 500
     log_follow_poll_seconds: float = 0.25
+    log_follow_poll_max_seconds: float = 1.0
+    stream_slots: int = 64
+    stream_max_seconds: float = 300.0
+    stream_keepalive_seconds: float = 5.0
     worker_ping_timeout: float = 1.0
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
@@ -96,6 +100,11 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "log_follow_poll_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_SECONDS", float),
+        "log_follow_poll_max_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_MAX_SECONDS", float),
+        "stream_slots": ("TASKPLANE_STREAM_SLOTS", int),
+        "stream_max_seconds": ("TASKPLANE_STREAM_MAX_SECONDS", float),
+        "stream_keepalive_seconds": ("TASKPLANE_STREAM_KEEPALIVE_SECONDS", float),
         "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
         "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
@@ -157,6 +166,10 @@ class Settings:
             )
         if "jwt" in self.auth_modes:
             self._check_jwt()
+        if self.stream_slots < 1 or self.stream_max_seconds <= 0 or (
+                self.stream_keepalive_seconds <= 0):
+            raise RuntimeError("TASKPLANE_STREAM_SLOTS must be at least 1, and "
+                               "TASKPLANE_STREAM_MAX_SECONDS and _KEEPALIVE_SECONDS positive")
 
     def _check_jwt(self) -> None:
         algorithms = set(self.jwt_algorithms)

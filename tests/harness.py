@@ -154,14 +154,17 @@ class CeleryWorker(Service):
 
 
 class Gunicorn(Service):
-    """`gunicorn --bind 127.0.0.1:PORT --workers 2 <app>` (sync workers, no access log)."""
+    """gunicorn as the Procfile starts it (`--config config/gunicorn.py`) on a free port.
+
+    `extra_args` override the config file (`--worker-class sync` for a bare benchmark side).
+    """
 
     def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2,
                  extra_args: tuple[str, ...] = ()):
         self.port = free_port()
-        argv = [str(Path(sys.executable).parent / "gunicorn"), "--bind",
-                f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", "sync",
-                *extra_args, app_spec]
+        argv = [str(Path(sys.executable).parent / "gunicorn"), "--config",
+                str(ROOT / "config" / "gunicorn.py"), "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(workers), *extra_args, app_spec]
         super().__init__(f"gunicorn {app_spec}", argv, log_path, env)
         wait_until(self._answers, 60, interval=0.1, message=f"{self.name} /livez")
         wait_until(lambda: self._booted() >= workers, 60, interval=0.1,

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import text
 
 from app.extensions import db, runtime
-from app.services import artifacts, dispatch
+from app.services import artifacts, dispatch, job_streams
 
 
 def _timed(check) -> dict:
@@ -51,4 +51,6 @@ def report() -> dict:
     down = sorted(name for name, check in checks.items() if check["status"] != "ok")
     return {"status": "ok" if not down else "degraded", "ready": not down,
             "reasons": [f"{name}: {checks[name]['detail']}" for name in down],
-            "checks": checks, "queue_depth": depth}
+            "checks": checks, "queue_depth": depth,
+            "streams": {"open": job_streams.slots.open,  # in the process that answered
+                        "slots": runtime.settings.stream_slots}}

@@ -29,11 +29,12 @@ def ndjson(response) -> list[dict]:
 
 
 def sse_events(body: str) -> list[tuple[str, dict]]:
-    """(event name, data) of each event in a Server-Sent Events body."""
+    """(event name, data) of each event in a Server-Sent Events body (not `retry:` or comments)."""
     events = []
     for block in body.strip().split("\n\n"):
         fields = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((fields["event"], json.loads(fields["data"])))
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
     return events
 
 

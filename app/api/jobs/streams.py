@@ -1,19 +1,28 @@
-"""Log and event streams of one job: plain text, NDJSON and Server-Sent Events."""
+"""Log and event streams of one job, rendered as plain text, NDJSON and Server-Sent Events.
+
+What happens to the job comes from `app.services.job_streams.follow`; this module only
+writes it out. Keep-alives: SSE sends a `: keep-alive` comment, NDJSON an empty line
+(NDJSON readers skip empty lines), plain text nothing (any byte would become part of
+the log). At every keep-alive the client's socket is also checked, so a client that
+closed its connection frees its thread within one keep-alive interval, whatever the format.
+"""
 
 from __future__ import annotations
 
 import json
-import time
+import select
+import socket
 
-from flask import Response, stream_with_context
+from flask import Response, request, stream_with_context
 
-from app.extensions import db, runtime
+from app.errors import ValidationFailed
 from app.models import Job, JobLog
-from app.models.jobs import TERMINAL
-from app.services import jobs
+from app.services import job_streams, jobs
 
-BATCH = 500
 NDJSON = "application/x-ndjson"
+SSE_RETRY_MS = 2000  # how long an EventSource waits before it reconnects (with Last-Event-ID)
+MAX_CURSOR = 2**63 - 1
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def log_entry(entry: JobLog) -> dict:
@@ -32,62 +41,101 @@ def render_ndjson(entry: JobLog) -> str:
     return json.dumps(log_entry(entry)) + "\n"
 
 
-def follow(job: Job, since: int):
-    """Yield ("log", entry) and ("job", job) items until the job is terminal and drained."""
-    cursor, last_state = since, None
-    poll = runtime.settings.log_follow_poll_seconds
-    while True:
-        db.session.rollback()  # end the read snapshot so new rows become visible
-        job = db.session.get(Job, job.id, populate_existing=True)
-        terminal = job.status in TERMINAL
-        state = (job.status, job.progress, job.current_step, job.attempts)
-        if state != last_state:
-            last_state = state
-            yield "job", job
-        while True:
-            entries = jobs.logs(job, cursor, BATCH)
-            for entry in entries:
-                cursor = entry.id
-                yield "log", entry
-            if len(entries) < BATCH:
-                break
-        if terminal:
-            return
-        time.sleep(poll)
+def client_gone(environ) -> bool:
+    """True when the client has closed its connection (its socket reads end-of-file)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        return False  # not under gunicorn: the next write will tell
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
-def log_response(job: Job, since: int, limit: int, follow_: bool, accept: str) -> Response:
+def _stream(generate) -> Response:
+    """A streamed answer that holds one of this process's stream slots until it closes."""
+    release = job_streams.slots.acquire()
+    try:
+        response = Response(stream_with_context(generate()), headers=STREAM_HEADERS)
+    except BaseException:
+        release()
+        raise
+    response.call_on_close(release)
+    return response
+
+
+def log_response(job: Job, since: int, limit: int, follow: bool, accept: str) -> Response:
     """`GET /jobs/{id}/logs`: a page of lines, or a live stream with `follow`."""
     ndjson = NDJSON in accept
     render = render_ndjson if ndjson else render_text
     mimetype = NDJSON if ndjson else "text/plain"
-    if not follow_:
+    if not follow:
         entries = jobs.logs(job, since, limit)
         next_cursor = entries[-1].id if entries else since
         response = Response("".join(render(e) for e in entries), mimetype=mimetype)
         response.headers["X-Next-Cursor"] = str(next_cursor)
         return response
+    keepalive = "\n" if ndjson else ""
+    environ = request.environ
 
     def generate():
-        for kind, item in follow(job, since):
+        yield ""  # sends the headers now, before the first line
+        for kind, item in job_streams.follow(job.id, since, with_job=False):
             if kind == "log":
                 yield render(item)
+            elif kind == "keepalive":
+                if client_gone(environ):
+                    return
+                if keepalive:
+                    yield keepalive
 
-    return Response(stream_with_context(generate()), mimetype=mimetype,
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = _stream(generate)
+    response.mimetype = mimetype
+    return response
+
+
+def resume_cursor(since: int) -> int:
+    """The log cursor an event stream starts after: `Last-Event-ID` when sent, else `since`."""
+    last_id = request.headers.get("Last-Event-ID")
+    if last_id is None or last_id == "":
+        return since
+    if not last_id.isdigit() or int(last_id) > MAX_CURSOR:
+        raise ValidationFailed("Last-Event-ID must be an event id this stream sent",
+                               details={"Last-Event-ID": ["not an event id"]})
+    return int(last_id)
 
 
 def event_response(job: Job, since: int, present) -> Response:
-    """`GET /jobs/{id}/events`: status, progress and log lines as SSE until terminal."""
+    """`GET /jobs/{id}/events`: status, progress and log lines as SSE until the job ends.
+
+    Every event carries the log cursor as its `id`, so a reconnecting `EventSource`
+    (which sends it back as `Last-Event-ID`) gets only what it has not seen, and the
+    current status once.
+    """
+    cursor = resume_cursor(since)
+    environ = request.environ
 
     def generate():
-        for kind, item in follow(job, since):
+        position = cursor
+        yield f"retry: {SSE_RETRY_MS}\n\n"
+        for kind, item in job_streams.follow(job.id, cursor):
             if kind == "log":
-                data, name, event_id = log_entry(item), "log", f"id: {item.id}\n"
+                position = item.id
+                data, name = log_entry(item), "log"
+            elif kind == "job":
+                data, name = present(item), "status"
+            elif kind == "keepalive":
+                if client_gone(environ):
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            elif item == "terminal":
+                data, name = {}, "end"
             else:
-                data, name, event_id = present(item), "status", ""
-            yield f"{event_id}event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
-        yield "event: end\ndata: {}\n\n"
+                return  # lifetime reached: the EventSource reconnects from `position`
+            yield f"id: {position}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
-    return Response(stream_with_context(generate()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = _stream(generate)
+    response.mimetype = "text/event-stream"
+    return response

@@ -1,0 +1,102 @@
+"""Following a job while it runs: the poll loop behind log follows and event streams.
+
+The API only renders what `follow()` yields. Between polls the session holds no
+database connection, so an idle stream costs a thread but no pool connection. Each
+process serves at most `stream_slots` streams at once (`slots.acquire()`), so the web
+server's threads beyond them always remain for other requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from app.errors import Unavailable
+from app.extensions import db, runtime
+from app.models import Job
+from app.models.jobs import TERMINAL
+from app.services import jobs
+
+BATCH = 500
+RETRY_AFTER_SECONDS = 5  # what a refused stream is told to wait before trying again
+
+
+class StreamSlots:
+    """How many streams this process serves now, capped at the `stream_slots` setting."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def acquire(self) -> Callable[[], None]:
+        """Take a slot or raise 503 `unavailable`; returns the (idempotent) release."""
+        limit = runtime.settings.stream_slots
+        with self._lock:
+            if self.open >= limit:
+                raise Unavailable(f"this process already serves {limit} streams; retry shortly",
+                                  details={"open_streams": self.open, "limit": limit},
+                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            self.open += 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self.open -= 1
+
+        return release
+
+
+slots = StreamSlots()
+
+
+def follow(job_id: str, since: int, with_job: bool = True) -> Iterator[tuple[str, object]]:
+    """Yield what happens to a job from log cursor `since` on, as `(kind, item)` pairs.
+
+    `("job", job)` when its status, progress or step changes (first at once; only when
+    `with_job`); `("log", entry)` for each new log line; `("keepalive", None)` every
+    `stream_keepalive_seconds`; and last `("end", "terminal")` once the job has ended and
+    every line is out, or `("end", "lifetime")` after `stream_max_seconds` (the client
+    resumes from its cursor). Polls slow down while nothing changes.
+    """
+    settings = runtime.settings
+    start = time.monotonic()
+    deadline = start + settings.stream_max_seconds
+    cursor, last_state, last_keepalive = since, None, start
+    poll = settings.log_follow_poll_seconds
+    while True:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        changed = False
+        state = (job.status, job.progress, job.current_step, job.attempts)
+        if with_job and state != last_state:
+            last_state, changed = state, True
+            yield "job", job
+        for entry in _logs_after(job, cursor):
+            cursor, changed = entry.id, True
+            yield "log", entry
+        if job.status in TERMINAL:
+            yield "end", "terminal"
+            return
+        db.session.rollback()  # ends the read: the connection goes back to the pool while idle
+        now = time.monotonic()
+        if now >= deadline:
+            yield "end", "lifetime"
+            return
+        if now - last_keepalive >= settings.stream_keepalive_seconds:
+            last_keepalive = now
+            yield "keepalive", None
+        poll = (settings.log_follow_poll_seconds if changed
+                else min(poll * 2, settings.log_follow_poll_max_seconds))
+        time.sleep(max(0.0, min(poll, deadline - now)))
+
+
+def _logs_after(job: Job, cursor: int):
+    """Every log entry of `job` after `cursor`, fetched in batches."""
+    while True:
+        entries = jobs.logs(job, cursor, BATCH)
+        yield from entries
+        if len(entries) < BATCH:
+            return
+        cursor = entries[-1].id
