@@ -1,7 +1,8 @@
 """Artifact upload and download through the API against a plain file copy, in one run.
 
   upload    PUT /artifacts/{id}/content of an N MiB file (raw body, streamed) to gunicorn
-            (1 sync worker), stored in the local object store on the same disk.
+            (the Procfile's config file, 1 worker), stored in the local object store on
+            the same disk.
   download  GET /artifacts/{id}/download of it, written to a file on the same disk.
   copy      a plain copy of the same file on the same disk (shutil.copyfile): the bar.
   bare web  the same upload and download against `bench/bare_files.py` (Flask streaming
@@ -44,9 +45,6 @@ from tests.harness import Gunicorn, HarnessError, http_request  # noqa: E402
 MIB = 1024 * 1024
 HEADERS = {"X-Actor": "bench", "X-Roles": "publisher", "X-Tenant": "bench"}
 RSS_BAR_MIB = 64
-# The Procfile's `web` line, but for the bind address and one worker: sync workers, a
-# 600 s request timeout, the access log on stdout (here into the server's log file).
-PROCFILE_WEB = ("--timeout", "600", "--access-logfile", "-")
 
 
 class PeakRss:
@@ -167,10 +165,9 @@ def run(args, folder: Path) -> tuple[list[Row], list[str]]:
              "bare download": []}
     rss = {"upload": [], "download": []}
     (folder / "bare").mkdir()
-    with Gunicorn("app:create_app()", env, folder / "gunicorn.log", workers=1,
-                  extra_args=PROCFILE_WEB) as server, \
+    with Gunicorn("app:create_app()", env, folder / "gunicorn.log", workers=1) as server, \
          Gunicorn("bench.bare_files:app", dict(env, BENCH_FILES_DIR=str(folder / "bare")),
-                  folder / "gunicorn-bare.log", workers=1, extra_args=PROCFILE_WEB) as bare:
+                  folder / "gunicorn-bare.log", workers=1) as bare:
         [worker] = psutil.Process(server.proc.pid).children()
         status, body = http_request(server.port, "POST", "/artifacts",
                                     json.dumps({"name": "big.bin", "type": "bench"}).encode(),
@@ -248,7 +245,7 @@ def main(argv=None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
     print(f"\nArtifacts through the API vs a plain file copy, same disk, same run "
-          f"({args.size_mib} MiB, {os.cpu_count()} cores, gunicorn 1 sync worker, "
+          f"({args.size_mib} MiB, {os.cpu_count()} cores, gunicorn 1 worker, "
           f"the Procfile's web settings)")
     header = f"{'metric':<28} {'unit':<6} {'baseline':>9} {'taskplane':>10} {'ratio':>7} " \
              f"{'bar':>8}  result"

@@ -6,7 +6,7 @@ flags (prefork, --concurrency=2, acks late, prefetch 1, JSON):
 
   drain    a backlog of N messages is enqueued while the worker is paused, then the
            worker starts consuming and we time until all N are done (jobs/s).
-  http     wrk -c32 -t2 against POST /jobs under gunicorn (2 sync workers) (req/s).
+  http     wrk -c32 -t2 against POST /jobs under gunicorn as the Procfile runs it (req/s).
   latency  N sequential jobs, submit -> completed (p50 and p99 in ms).
 
 Everything (redis-server, SQLite file, workers, gunicorn) is started here on
@@ -140,7 +140,7 @@ class Bench:
         return CeleryWorker(module, env, self.log_path(f"worker-{name}"), paused=paused)
 
     def gunicorn(self, app_spec: str, name: str) -> Gunicorn:
-        """Start gunicorn (2 sync workers) on `app_spec` with the run's env."""
+        """Start gunicorn (config/gunicorn.py, 2 workers) on `app_spec` with the run's env."""
         return Gunicorn(app_spec, self.env, self.log_path(f"gunicorn-{name}"))
 
     def log_path(self, name: str) -> Path:
@@ -444,8 +444,10 @@ def print_report(facts: list[str], rows: list[Row], notes: list[str], args) -> N
     print("\nTaskplane vs bare Celery/Flask, same machine, same run")
     for line in facts:
         print(f"  {line}")
+    overrides = os.environ.get("GUNICORN_CMD_ARGS")
     print(f"  workers: celery prefork --concurrency=2, acks late, prefetch 1, json "
-          f"(celeryconfig.build); web: gunicorn 2 sync workers; wrk -c{args.connections} -t2 "
+          f"(celeryconfig.build); web: gunicorn -c config/gunicorn.py, 2 workers"
+          f"{f' ({overrides})' if overrides else ''}; wrk -c{args.connections} -t2 "
           f"-d{args.duration:g}s")
     header = f"{'metric':<28} {'unit':<7} {'bare':>9} {'taskplane':>10} {'ratio':>7} " \
              f"{'bar':>8}  result"

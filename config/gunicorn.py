@@ -22,7 +22,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 # Streams are capped at the slots, so these threads always remain for other requests.
 threads = Settings.from_env().stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
-# A request may take this long in one worker, so a large upload or download is not cut off.
+# Seconds a worker's main loop may go silent before the master restarts it. Requests run in
+# threads beside that loop, so a long stream, upload or download is never cut off by it.
 timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
 # Seconds an idle keep-alive connection stays open. A connection stays with the worker that
 # accepted it, so a few busy keep-alive clients can all land on one worker; 0 closes each
