@@ -57,7 +57,8 @@ def _progress(job: dict) -> None:
 @click.option("--priority", type=click.IntRange(0, 9), default=5, show_default=True)
 @click.option("--idempotency-key")
 @click.option("--wait", is_flag=True, help="Wait until the job ends, showing progress.")
-@click.option("--follow", is_flag=True, help="Stream the job's log lines until it ends.")
+@click.option("--follow", is_flag=True,
+              help="Stream the job's log lines until it ends (resumed if the stream drops).")
 @click.pass_context
 def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, follow) -> None:
     """Submit a job; with --wait or --follow, exit non-zero unless it completes."""
@@ -69,7 +70,7 @@ def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, fol
     job = _call(client.submit, job_type, body, project, priority, idempotency_key)
     click.echo(job["id"])
     if follow:
-        for line in client.follow_logs(job["id"]):
+        for line in _each(client.follow_logs(job["id"])):
             click.echo(line)
     if wait or follow:
         job = client.wait(job["id"], on_update=None if follow else _progress)
@@ -86,7 +87,7 @@ def _call(method, *args, **kwargs):
 
 
 def _each(listing):
-    """Items of a paged listing; an API error becomes a clear message, as in `_call`."""
+    """Items of a listing or stream; an API error becomes a clear message, as in `_call`."""
     try:
         yield from listing
     except ApiError as exc:
@@ -131,13 +132,14 @@ for _name, _method, _help in (("show", "job", "One job with its timeline."),
 
 @jobs.command("logs")
 @click.argument("job_id")
-@click.option("--follow", is_flag=True, help="Stream until the job ends.")
+@click.option("--follow", is_flag=True,
+              help="Stream until the job ends (resumed if the stream drops).")
 @click.pass_context
 def jobs_logs(ctx, job_id, follow) -> None:
     """A job's log lines."""
     client = _client(ctx)
     if follow:
-        for line in client.follow_logs(job_id):
+        for line in _each(client.follow_logs(job_id)):
             click.echo(line)
         return
     click.echo(_call(client.logs, job_id), nl=False)

@@ -30,6 +30,14 @@ OVER_QUOTA = {"schema": ErrorEnvelopeSchema,
                              "`rate_limited` (the caller's request rate)",
               "headers": {"Retry-After": {"description": "seconds to wait",
                                           "schema": {"type": "integer"}}}}
+STREAMS_FULL = {"schema": ErrorEnvelopeSchema,
+                "description": "`unavailable`: this process already serves its most streams",
+                "headers": {"Retry-After": {"description": "seconds to wait",
+                                            "schema": {"type": "integer"}}}}
+LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
+                 "description": "the `id` of the last event received (what `EventSource` "
+                                "sends when it reconnects): resume after it; wins over `since`",
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}}
 JOB_COLUMNS = tuple(name for name in JobSchema().fields if name not in ("timeline", "artifacts"))
 
 
@@ -128,6 +136,7 @@ class JobLogs(MethodView):
     @blp.arguments(LogArgsSchema, location="query")
     @blp.doc(responses={"200": {"description": "Log lines; `X-Next-Cursor` resumes",
                                 "content": {"text/plain": {}, streams.NDJSON: {}}}})
+    @blp.alt_response(503, **STREAMS_FULL)
     def get(self, args, job_id):
         """Log lines: `since` resumes after a cursor, `follow` streams until the job ends."""
         job = jobs.get(current_principal(), job_id)
@@ -135,12 +144,13 @@ class JobLogs(MethodView):
                                     request.headers.get("Accept", ""))
 
 
-@blp.route("/<job_id>/events")
+@blp.route("/<job_id>/events", parameters=[LAST_EVENT_ID])
 class JobEvents(MethodView):
     @requires(Permission.READ)
     @blp.arguments(LogArgsSchema(only=("since",)), location="query")
     @blp.doc(responses={"200": {"description": "Server-Sent Events until the job ends",
                                 "content": {"text/event-stream": {}}}})
+    @blp.alt_response(503, **STREAMS_FULL)
     def get(self, args, job_id):
         """Status, progress and log lines as Server-Sent Events, until the job ends."""
         job = jobs.get(current_principal(), job_id)
