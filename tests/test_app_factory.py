@@ -1,11 +1,16 @@
-"""The app factory refuses unsafe settings and an un-migrated database."""
+"""Startup refuses unsafe settings and an un-migrated database; gunicorn sizes its threads."""
 
 from __future__ import annotations
+
+import runpy
+from pathlib import Path
 
 import pytest
 
 from app.migrate import upgrade
 from config.settings import DEV_SECRET_KEY, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_refuses_to_start_on_an_unmigrated_database(tmp_path, app_factory):
@@ -45,3 +50,21 @@ def test_settings_come_from_the_environment_with_typed_values():
     assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
     assert settings.database_url == "sqlite:////srv/tp/taskplane.db"
     assert settings.storage_url == "file:///srv/tp/objects"
+
+
+def test_streams_need_a_slot_a_lifetime_and_a_keepalive():
+    for bad in ({"stream_slots": 0}, {"stream_max_seconds": 0},
+                {"stream_keepalive_seconds": 0}):
+        with pytest.raises(RuntimeError, match="TASKPLANE_STREAM"):
+            Settings(**bad).check()
+    settings = Settings.from_env({"TASKPLANE_STREAM_SLOTS": "10",
+                                  "TASKPLANE_STREAM_MAX_SECONDS": "60"})
+    assert (settings.stream_slots, settings.stream_max_seconds) == (10, 60.0)
+
+
+def test_web_threads_are_the_stream_slots_plus_threads_for_other_requests(monkeypatch):
+    monkeypatch.setenv("TASKPLANE_STREAM_SLOTS", "10")
+    monkeypatch.setenv("WEB_REQUEST_THREADS", "4")
+    config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    assert config["worker_class"] == "gthread"
+    assert config["threads"] == 14
