@@ -8,6 +8,7 @@ server's threads beyond them always remain for other requests.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,18 +53,20 @@ class StreamSlots:
 slots = StreamSlots()
 
 
-def follow(job_id: str, since: int, with_job: bool = True) -> Iterator[tuple[str, object]]:
+def follow(job_id: str, since: int, with_job: bool = True,
+           max_seconds: float | None = None) -> Iterator[tuple[str, object]]:
     """Yield what happens to a job from log cursor `since` on, as `(kind, item)` pairs.
 
     `("job", job)` when its status, progress or step changes (first at once; only when
     `with_job`); `("log", entry)` for each new log line; `("keepalive", None)` every
     `stream_keepalive_seconds`; and last `("end", "terminal")` once the job has ended and
     every line is out, or `("end", "lifetime")` after `stream_max_seconds` (the client
-    resumes from its cursor). Polls slow down while nothing changes.
+    resumes from its cursor), or after `max_seconds` when that is shorter (a long poll).
+    Polls slow down while nothing changes.
     """
     settings = runtime.settings
     start = time.monotonic()
-    deadline = start + settings.stream_max_seconds
+    deadline = start + min(settings.stream_max_seconds, max_seconds or math.inf)
     cursor, last_state, last_keepalive = since, None, start
     poll = settings.log_follow_poll_seconds
     while True:

@@ -10,6 +10,7 @@ import json
 import re
 import socket
 import statistics
+import threading
 import time
 
 import pytest
@@ -267,3 +268,30 @@ def test_cli_follow_resumes_after_the_server_ends_the_stream(worker, short_lived
     messages = [match[1] for line in result.output.splitlines()
                 if (match := re.fullmatch(r"\d{4}-\d\d-\d\dT\S+ (.*)", line))]
     assert messages == ["sleeping 5.0s", "done"]
+
+
+@pytest.mark.slow
+def test_client_follow_resumes_without_loss_or_repeat_after_the_web_worker_is_killed(
+        worker, few_slots, alice, tenant):
+    import psutil
+
+    from app.client import Client
+
+    job_id = alice.submit("sleep", {"seconds": 6}).get_json()["id"]
+    client = Client(few_slots.url, actor="alice", roles="viewer", tenant=tenant)
+    lines, first = [], threading.Event()
+
+    def follow():
+        for line in client.follow_logs(job_id):
+            lines.append(line.split(" ", 1)[1])
+            first.set()
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    assert first.wait(30), "no first line"
+    [web_worker] = psutil.Process(few_slots.proc.pid).children()
+    web_worker.kill()  # gunicorn's master starts a new one; the open stream is cut
+    reader.join(60)
+    assert not reader.is_alive()
+    assert lines == ["sleeping 6.0s", "done"]
+    assert alice.get(f"/jobs/{job_id}").get_json()["status"] == "completed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -69,6 +70,13 @@ def test_follow_ends_at_its_maximum_lifetime_while_the_job_runs(app_factory, qui
     db.session.remove()
     assert kinds[0] == ("job", None) and ("log", None) in kinds
     assert kinds[-1] == ("end", "lifetime")
+
+
+def test_a_shorter_max_seconds_ends_follow_sooner(app, quiet_job):
+    started = time.monotonic()
+    items = list(job_streams.follow(quiet_job, 0, max_seconds=0.5))
+    db.session.remove()
+    assert items[-1] == ("end", "lifetime") and time.monotonic() - started < 5
 
 
 def test_follow_of_an_ended_job_gives_status_every_line_after_the_cursor_then_end(
