@@ -248,9 +248,10 @@ def test_event_source_reconnects_with_last_event_id_without_replay(worker, short
     assert logs == ["sleeping 5.0s", "done"]
 
 
-def test_bad_last_event_id_is_422_in_the_envelope(short_lived, alice, quiet_job):
+@pytest.mark.parametrize("last_id", ["x1", "-1", "1" * 19, "\u00b2"])
+def test_bad_last_event_id_is_422_in_the_envelope(short_lived, alice, quiet_job, last_id):
     status, body = http_request(short_lived.port, "GET", f"/jobs/{quiet_job}/events",
-                                headers={**identity(alice), "Last-Event-ID": "x1"})
+                                headers={**identity(alice), "Last-Event-ID": last_id})
     assert status == 422
     error = json.loads(body)["error"]
     assert error["code"] == "validation_failed" and "Last-Event-ID" in error["details"]

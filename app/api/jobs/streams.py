@@ -21,7 +21,7 @@ from app.services import job_streams, jobs
 
 NDJSON = "application/x-ndjson"
 SSE_RETRY_MS = 2000  # how long an EventSource waits before it reconnects (with Last-Event-ID)
-MAX_CURSOR = 2**63 - 1
+MAX_CURSOR_DIGITS = 18  # every such number fits the log id column (a signed 64-bit integer)
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -100,7 +100,7 @@ def resume_cursor(since: int) -> int:
     last_id = request.headers.get("Last-Event-ID")
     if last_id is None or last_id == "":
         return since
-    if not last_id.isdigit() or int(last_id) > MAX_CURSOR:
+    if not (last_id.isascii() and last_id.isdigit() and len(last_id) <= MAX_CURSOR_DIGITS):
         raise ValidationFailed("Last-Event-ID must be an event id this stream sent",
                                details={"Last-Event-ID": ["not an event id"]})
     return int(last_id)
