@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+# A store that does not answer right now: the database, or the broker and Redis. These
+# are transient, not faults of the request: the API answers 503 with Retry-After, the
+# worker tries again rather than acking work away.
+DATABASE_OUTAGES = (OperationalError, DisconnectionError, InterfaceError)
+STORE_OUTAGES = (*DATABASE_OUTAGES, BrokerOperationalError, RedisConnectionError,
+                 RedisTimeoutError)
+RETRY_AFTER_SECONDS = 5
+
 
 class ServiceError(Exception):
     """Base of every error the service layer raises on purpose."""
@@ -50,3 +63,9 @@ class QuotaExceeded(ServiceError):
 
 class Unavailable(ServiceError):
     status, code = 503, "unavailable"
+
+
+class ServiceUnavailable(ServiceError):
+    """A backing store (database, broker) does not answer: transient, retry shortly."""
+
+    status, code = 503, "service_unavailable"

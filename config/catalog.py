@@ -148,7 +148,7 @@ BUILTIN = (
         description="Smoke test: sleeps in small steps, reporting progress and honouring cancel.",
         payload_schema=SleepPayload,
         handler="tasks.builtin.sleep:run",
-        max_retries=0,
+        max_retries=1,  # never fails on its own; one attempt lost with its worker is retried
         soft_time_limit=3600,
         time_limit=3660,
     ),

@@ -52,6 +52,7 @@ class Settings:
     heartbeat_seconds: float = 1.0
     dispatch_grace_seconds: float = 10.0
     sweep_interval_seconds: float = 15.0
+    outcome_retry_seconds: float = 300.0
     max_content_length: int = 1024 * 1024
     max_log_line: int = 8192
     page_size_default: int = 50
@@ -97,6 +98,7 @@ class Settings:
         "heartbeat_seconds": ("TASKPLANE_HEARTBEAT_SECONDS", float),
         "dispatch_grace_seconds": ("TASKPLANE_DISPATCH_GRACE_SECONDS", float),
         "sweep_interval_seconds": ("TASKPLANE_SWEEP_INTERVAL_SECONDS", float),
+        "outcome_retry_seconds": ("TASKPLANE_OUTCOME_RETRY_SECONDS", float),
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),

@@ -15,6 +15,10 @@ import os
 import threading
 import time
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from app.errors import DATABASE_OUTAGES
+from app.extensions import db, runtime
 from app.services import artifacts, jobs
 from tasks.errors import JobCancelled
 
@@ -34,6 +38,7 @@ class JobContext:
         self.project = job.project
         self.actor = job.actor
         self.attempt = job.attempts
+        self.max_retries = job.max_retries
         self.payload = job.payload
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -112,10 +117,20 @@ class JobContext:
                 jobs.store_logs(entries)
 
     def finish(self, end, *args, **kwargs):
-        """Run the attempt's final status change `end`, storing the buffered lines with it."""
-        HEARTBEATS.remove(self)
-        with self._store_lock:
-            return end(*args, logs=self._take_logs(), **kwargs)
+        """Run the attempt's final status change `end`, storing the buffered lines with it.
+
+        A database outage does not lose a finished attempt's outcome (a redelivery would
+        run the work again): the write is tried again with backoff for up to
+        `outcome_retry_seconds`, while the heartbeat keeps the lease alive.
+        """
+        try:
+            with self._store_lock:
+                logs = self._take_logs()
+                for attempt in _outcome_retrying(self.job_id):
+                    with attempt:
+                        return end(*args, logs=logs, **kwargs)
+        finally:
+            HEARTBEATS.remove(self)
 
     def on_cancel(self, callback) -> None:
         """Call `callback` when cancel is asked (from the heartbeat thread)."""
@@ -144,6 +159,19 @@ class JobContext:
         HEARTBEATS.remove(self)
 
 
+def _outcome_retrying(job_id: str) -> Retrying:
+    """Bounded retries of an outcome write that met a database outage."""
+    def rolled_back(state) -> None:
+        db.session.rollback()
+        logger.warning("recording the outcome of job %s failed (%s); trying again",
+                       job_id, type(state.outcome.exception()).__name__)
+
+    return Retrying(retry=retry_if_exception_type(DATABASE_OUTAGES),
+                    stop=stop_after_delay(runtime.settings.outcome_retry_seconds),
+                    wait=wait_exponential_jitter(initial=0.1, max=2.0), reraise=True,
+                    before_sleep=rolled_back)
+
+
 class Heartbeats:
     """The one thread per worker process that keeps its running attempts' leases alive."""
 
@@ -169,8 +197,6 @@ class Heartbeats:
             self._active.pop(id(ctx), None)
 
     def _run(self) -> None:
-        from app.extensions import db
-
         while True:
             time.sleep(self.TICK_SECONDS)
             with self._lock:

@@ -11,5 +11,9 @@ class RetryableJobError(JobError):
     """A transient failure: the attempt is retried per the job type's retry policy."""
 
 
-class JobCancelled(Exception):
-    """Raised inside a handler once its job was asked to stop."""
+class JobCancelled(BaseException):
+    """Raised inside a handler once its job was asked to stop.
+
+    A BaseException, like `KeyboardInterrupt`: a handler's `except Exception` cannot
+    swallow it and finish a cancelled attempt as completed. The runner catches it.
+    """

@@ -9,18 +9,21 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import random
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 
-from app.db import utcnow
-from app.extensions import runtime
+from app.errors import DATABASE_OUTAGES
+from app.extensions import db, runtime
 from app.services import jobs
 from tasks.command import run_command
 from tasks.context import JobContext
 from tasks.errors import JobCancelled
+from tasks.signals import JobRequest
 
 logger = logging.getLogger("taskplane.runner")
+
+CLAIM_RETRY_MAX_SECONDS = 30  # a claim that met a database outage is delivered again within
 
 
 def import_string(dotted: str):
@@ -53,23 +56,23 @@ class JobExecutor:
 
     def run(self):
         """Claim, run, record. Returns a small JSON summary for Flower."""
-        state, job = jobs.claim(self.job_id, self.task.request.hostname or "worker",
-                                self.settings.job_lease_seconds)
+        try:
+            state, job = jobs.claim(self.job_id, self.task.request.hostname or "worker",
+                                    self.settings.job_lease_seconds)
+        except DATABASE_OUTAGES as exc:
+            # Not acked away: this delivery is replaced by one a little later.
+            db.session.rollback()
+            countdown = get_exponential_backoff_interval(
+                1, self.task.request.retries, CLAIM_RETRY_MAX_SECONDS, full_jitter=True)
+            logger.warning("claim of job %s failed (%s); delivering again in %ss",
+                           self.job_id, type(exc).__name__, countdown)
+            raise self.task.retry(exc=exc, countdown=countdown) from exc
         if state == "skip":
             return {"job_id": self.job_id, "outcome": "skipped",
                     "status": job.status if job else "missing"}
-        if state == "busy":
-            return self._defer(job)
         with JobContext(job, self.settings.job_lease_seconds,
                         self.settings.heartbeat_seconds) as ctx:
             return self._attempt(ctx)
-
-    def _defer(self, job):
-        """Another worker holds a live lease: look again once it would have expired."""
-        remaining = (job.lease_expires_at - utcnow()).total_seconds() if job.lease_expires_at else 0
-        countdown = max(1.0, remaining) + random.uniform(0, 1)
-        jobs.publish(job, countdown=countdown)
-        return {"job_id": self.job_id, "outcome": "deferred", "countdown": countdown}
 
     def _attempt(self, ctx: JobContext):
         try:
@@ -83,15 +86,28 @@ class JobExecutor:
             ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
             raise
         except Exception as exc:
-            will_retry = (isinstance(exc, self.task.autoretry_for)
-                          and self.task.request.retries < self.task.max_retries)
+            retry_in = self._retry_in(exc, ctx)
             ctx.write_log(f"attempt {ctx.attempt} failed: {type(exc).__name__}: {exc}",
                           level="error")
             ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
-                       will_retry=will_retry)
-            raise
+                       retry_in=retry_in)
+            if retry_in is None:
+                raise
+            raise self.task.retry(exc=exc, countdown=retry_in) from exc
         ctx.finish(jobs.complete, self.job_id, ctx.attempt, value)
         return {"job_id": self.job_id, "outcome": "completed"}
+
+    def _retry_in(self, exc: Exception, ctx: JobContext) -> float | None:
+        """Seconds until the next attempt when `exc` is retryable and the budget allows one.
+
+        The budget counts attempts, lost ones included, so it is the job's own count,
+        not Celery's count of retries it sent.
+        """
+        if not isinstance(exc, self.task.retry_for) or ctx.attempt > ctx.max_retries:
+            return None
+        return get_exponential_backoff_interval(
+            self.job_type.retry_backoff, ctx.attempt - 1, self.job_type.retry_backoff_max,
+            full_jitter=self.job_type.retry_jitter)
 
     def _handle(self, ctx: JobContext):
         if self.job_type.command:
@@ -115,11 +131,11 @@ def register_job_tasks(celery_app, catalog) -> None:
             queue=job_type.queue,
             acks_late=True,
             reject_on_worker_lost=True,
-            autoretry_for=tuple(import_string(name) for name in job_type.retry_on),
-            max_retries=job_type.max_retries,
-            retry_backoff=job_type.retry_backoff,
-            retry_backoff_max=job_type.retry_backoff_max,
-            retry_jitter=job_type.retry_jitter,
+            Request=JobRequest,
+            # The runner retries within the job's own budget (`max_retries` on the job row,
+            # lost attempts included); Celery only carries the delayed message.
+            retry_for=tuple(import_string(name) for name in job_type.retry_on),
+            max_retries=None,
             soft_time_limit=job_type.soft_time_limit,
             time_limit=job_type.time_limit,
             ignore_result=True,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import flask_smorest
 import marshmallow as ma
-from flask import g, jsonify
+from flask import current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.api.schemas import ErrorEnvelopeSchema
-from app.errors import ServiceError
+from app.errors import RETRY_AFTER_SECONDS, STORE_OUTAGES, ServiceError, ServiceUnavailable
 
 HTTP_ERROR_CODES = {
     400: "bad_request",
@@ -62,6 +62,8 @@ class Api(flask_smorest.Api):
     def _register_error_handlers(self):
         super()._register_error_handlers()
         self._app.register_error_handler(ServiceError, self.handle_service_error)
+        for outage in STORE_OUTAGES:
+            self._app.register_error_handler(outage, self.handle_store_outage)
 
     def handle_http_exception(self, error: HTTPException):
         """Werkzeug and webargs errors, in the shared envelope."""
@@ -83,6 +85,14 @@ class Api(flask_smorest.Api):
         """Typed service errors carry their own status and code."""
         return error_response(error.status, error.code, error.message, error.details,
                               error.headers)
+
+
+    def handle_store_outage(self, error: Exception):
+        """The database or the broker does not answer: 503 with Retry-After, not a 500."""
+        current_app.logger.warning("store outage: %s: %s", type(error).__name__, error)
+        return self.handle_service_error(ServiceUnavailable(
+            "a backing store is unavailable; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -50,6 +50,7 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # when `retrying` is due
     worker: Mapped[str | None] = mapped_column(String(256))
     trace_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -262,26 +262,62 @@ def retry(principal: Principal, job_id: str) -> Job:
 # --- worker side -------------------------------------------------------------------------
 
 
+def _lapsed(now: dt.datetime):
+    """A running attempt whose lease lapsed: its worker is gone (or cut off from us)."""
+    return (Job.status == "running") & (Job.lease_expires_at < now)
+
+
 def claim(job_id: str, worker: str, lease_seconds: float) -> tuple[str, Job | None]:
-    """Take the job for one attempt: ("claimed", job), ("busy", job) or ("skip", job|None)."""
+    """Take the job for one attempt: ("claimed", job), or ("skip", job|None) to drop the message.
+
+    The attempt is counted here, whatever way the last one ended: a lapsed attempt whose
+    budget is spent is not started again but ended by `settle_lapsed`. A job another
+    attempt holds by a live lease is skipped too: that attempt's worker renews it, and
+    if that worker is lost its lease lapses and `redispatch_stalled` publishes once.
+    """
     now = utcnow()
     claimable = (Job.cancel_requested.is_(False),
-                 Job.status.in_(WAITING)
-                 | ((Job.status == "running") & (Job.lease_expires_at < now)))
+                 Job.status.in_(WAITING) | (_lapsed(now) & (Job.attempts <= Job.max_retries)))
     job = _transition(job_id, claimable, status="running", attempts=Job.attempts + 1,
-                      started_at=now, worker=worker, updated_at=now,
+                      started_at=now, worker=worker, updated_at=now, retry_at=None,
                       lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
                       detail=f"on {worker}", event={"worker": worker})
     if job is not None:
         return "claimed", job
     job = db.session.get(Job, job_id, populate_existing=True)
-    if job is None or job.status in TERMINAL:
-        return "skip", job
-    if job.status in WAITING and job.cancel_requested:
+    if job is not None and job.status in WAITING and job.cancel_requested:
         _transition(job_id, (Job.status.in_(WAITING),), status="cancelled", completed_at=now,
                     detail="cancelled before it started")
-        return "skip", job
-    return "busy", job
+    elif job is not None and job.status == "running" and job.lease_expires_at < now:
+        settle_lapsed(job, now)
+    return "skip", job
+
+
+def settle_lapsed(job: Job, now: dt.datetime) -> bool:
+    """End a lapsed attempt that must not run again: `cancelled` when cancel was asked,
+    `failed` with a `worker_lost` error when its budget is spent; False when neither."""
+    where = (*_running(job.attempts), Job.lease_expires_at < now)
+    if job.cancel_requested:
+        return _transition(job.id, where, status="cancelled", completed_at=now,
+                           lease_expires_at=None,
+                           detail=f"cancelled; the worker of attempt {job.attempts} was lost",
+                           ) is not None
+    if job.attempts <= job.max_retries:
+        return False
+    error = {"type": "worker_lost", "attempt": job.attempts,
+             "message": f"the worker of attempt {job.attempts} was lost "
+                        f"({job.attempts} attempts, max_retries {job.max_retries})"}
+    return _transition(job.id, where, status="failed", error=error, completed_at=now,
+                       lease_expires_at=None, detail=error["message"],
+                       event={"error": error["message"]}) is not None
+
+
+def lapse(job_id: str, worker: str) -> bool:
+    """End the lease of the job's running attempt on `worker` now: its process was lost."""
+    job = _cas(job_id, (Job.status == "running", Job.worker == worker),
+               lease_expires_at=utcnow())
+    db.session.commit()
+    return job is not None
 
 
 def _running(attempt: int) -> tuple:
@@ -335,54 +371,73 @@ def finish_cancelled(job_id: str, attempt: int, logs=()) -> bool:
                        logs=logs) is not None
 
 
-def fail(job_id: str, error: dict, attempt: int | None = None, *, will_retry: bool = False,
-         logs=()) -> bool:
-    """Finish an attempt as `retrying` (another comes) or `failed` (budget spent).
+def fail(job_id: str, error: dict, attempt: int | None = None, *,
+         retry_in: float | None = None, logs=()) -> bool:
+    """Finish an attempt as `retrying` in `retry_in` seconds, or `failed` (budget spent).
 
     Without `attempt` (Celery saw the failure first, e.g. a hard time limit), any
-    unfinished attempt of the job is failed.
+    unfinished attempt of the job is failed. A retry's due time is stored, so the
+    sweeper can recover it when its delayed message dies with its worker.
     """
+    now = utcnow()
     where = (_running(attempt) if attempt is not None
              else (Job.status.in_(("running", "retrying")),))
-    values = {"status": "retrying" if will_retry else "failed", "error": error,
-              "lease_expires_at": None}
-    if not will_retry:
-        values["completed_at"] = utcnow()
-    return _transition(job_id, where, detail=error.get("message"), logs=logs,
-                       event={"error": error.get("message")}, **values) is not None
+    values = {"status": "failed", "completed_at": now, "retry_at": None}
+    if retry_in is not None:
+        values = {"status": "retrying", "dispatched_at": now,
+                  "retry_at": now + dt.timedelta(seconds=retry_in)}
+    return _transition(job_id, where, detail=error.get("message"), logs=logs, error=error,
+                       lease_expires_at=None, event={"error": error.get("message")},
+                       **values) is not None
 
 
 def _lost_messages(now: dt.datetime, grace: dt.timedelta):
-    """Queued jobs dispatched a while ago whose queue is empty: their message is gone."""
+    """Jobs of a drained queue dispatched a while ago: no message of theirs is waiting."""
     try:
         depths = dispatch.queue_depths()
     except Exception:  # noqa: BLE001 - broker down: nothing can be told, or published
         return false()
     types = [jt.name for jt in runtime.catalog.values() if depths.get(jt.queue, 1) == 0]
-    return ((Job.status == "queued") & (Job.dispatched_at < now - grace)
-            & Job.job_type.in_(types))
+    return (Job.dispatched_at < now - grace) & Job.job_type.in_(types)
+
+
+def _stalled(now: dt.datetime, grace: dt.timedelta):
+    """Jobs whose message may be gone and that no publish has answered yet.
+
+    Each stall is answered once: a publish moves `dispatched_at` past the moment the job
+    stalled (its lease lapsed, its retry fell due), which ends the match; only a job
+    whose queue has drained since (its message is surely gone) matches again.
+    """
+    lost = _lost_messages(now, grace)
+    unanswered = Job.dispatched_at.is_(None)
+    return (
+        ((Job.status == "queued") & ((unanswered & (Job.created_at < now - grace)) | lost))
+        | (_lapsed(now - grace) & Job.cancel_requested.is_(False)
+           & (Job.attempts <= Job.max_retries)
+           & (unanswered | (Job.dispatched_at < Job.lease_expires_at) | lost))
+        | ((Job.status == "retrying") & (Job.retry_at < now - grace)
+           & (unanswered | (Job.dispatched_at < Job.retry_at) | lost))
+    )
 
 
 def redispatch_stalled(now: dt.datetime | None = None) -> list[str]:
-    """Publish again jobs whose message may be gone; duplicates are harmless (claim is CAS).
+    """End lapsed attempts that must not run again; publish once more jobs whose message
+    may be gone: queued ones whose send failed or whose queue drained, running ones whose
+    lease lapsed, retrying ones whose retry is overdue by the dispatch grace.
 
-    Stalled are: queued jobs whose send failed, queued jobs still waiting once their
-    queue has drained (the web process died between commit and send), running jobs
-    whose lease lapsed long ago, and retrying jobs whose retry is overdue.
+    Whoever moves `dispatched_at` (one UPDATE whose WHERE re-checks the stall) publishes,
+    so two sweeps at once, or a sweep while a message waits, add no copy.
     """
     now = now or utcnow()
-    settings = runtime.settings
-    grace = dt.timedelta(seconds=settings.dispatch_grace_seconds)
-    backoff_max = max((jt.retry_backoff_max for jt in runtime.catalog.values()), default=60)
-    stalled = select(Job).where(
-        ((Job.status == "queued") & Job.dispatched_at.is_(None) & (Job.created_at < now - grace))
-        | _lost_messages(now, grace)
-        | ((Job.status == "running") & (Job.lease_expires_at < now - grace))
-        | ((Job.status == "retrying")
-           & (Job.updated_at < now - grace - dt.timedelta(seconds=backoff_max)))
-    ).limit(1000)
-    jobs = db.session.scalars(stalled).all()
-    db.session.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
-                       .values(dispatched_at=now))
+    grace = dt.timedelta(seconds=runtime.settings.dispatch_grace_seconds)
+    abandoned = select(Job).where(_lapsed(now), Job.cancel_requested.is_(True)
+                                  | (Job.attempts > Job.max_retries)).limit(1000)
+    for job in db.session.scalars(abandoned).all():
+        settle_lapsed(job, now)
+    stalled = _stalled(now, grace)
+    ids = select(Job.id).where(stalled).limit(1000).scalar_subquery()
+    won = db.session.execute(update(JOBS).where(JOBS.c.id.in_(ids), stalled)
+                             .values(dispatched_at=now)
+                             .returning(JOBS.c.id, JOBS.c.job_type, JOBS.c.priority)).all()
     db.session.commit()
-    return [job.id for job in jobs if job.job_type in runtime.catalog and publish(job)]
+    return [job.id for job in won if job.job_type in runtime.catalog and publish(job)]
