@@ -75,6 +75,15 @@ class Service:
                 self.proc.wait()
         self._log.close()
 
+    def signal_group(self, signum: int) -> None:
+        """Send `signum` to the whole process group (the process and every child it started)."""
+        os.killpg(self.proc.pid, signum)
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group, as a crash or the OOM killer would."""
+        self.signal_group(signal.SIGKILL)
+        self.proc.wait()
+
     def __enter__(self):
         return self
 
@@ -116,13 +125,13 @@ class CeleryWorker(Service):
     """
 
     def __init__(self, module: str, env: dict, log_path: Path, *, paused: bool = False,
-                 concurrency: int = 2, prefix: str = "bench"):
+                 concurrency: int = 2, prefix: str = "bench", queues: str | None = None):
         self.hostname = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
         argv = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool=prefork",
                 f"--concurrency={concurrency}", "--loglevel=INFO",
                 f"--hostname={self.hostname}", "--without-mingle", "--without-gossip"]
-        if paused:
-            argv.append(f"--queues={IDLE_QUEUE}")
+        if paused or queues:
+            argv.append(f"--queues={IDLE_QUEUE if paused else queues}")
         super().__init__(f"worker {module}", argv, log_path, env)
 
     def wait_ready(self, control_app, timeout: float = 60) -> None:
@@ -151,6 +160,24 @@ class CeleryWorker(Service):
                                                    reply=True, timeout=5)
         if not replies:
             raise HarnessError(f"{self.name} did not acknowledge add_consumer({queue!r})")
+
+
+class CeleryBeat(Service):
+    """`python -m celery -A <module> beat` as the Procfile starts it, with its own schedule."""
+
+    def __init__(self, module: str, env: dict, folder: Path):
+        argv = [sys.executable, "-m", "celery", "-A", module, "beat", "--loglevel=INFO",
+                f"--schedule={folder / 'celerybeat-schedule'}"]
+        super().__init__(f"beat {module}", argv, folder / "beat.log", env)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until beat has sent its first periodic task."""
+        wait_until(lambda: self.check_alive() or "Sending due task" in self.log(), timeout,
+                   interval=0.1, message=f"{self.name} to send a task")
+
+    def log(self) -> str:
+        """What beat has printed so far."""
+        return self.log_path.read_text(errors="replace")
 
 
 class Gunicorn(Service):

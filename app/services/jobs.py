@@ -285,31 +285,31 @@ def claim(job_id: str, worker: str, lease_seconds: float) -> tuple[str, Job | No
     if job is not None:
         return "claimed", job
     job = db.session.get(Job, job_id, populate_existing=True)
+    ended = None
     if job is not None and job.status in WAITING and job.cancel_requested:
-        _transition(job_id, (Job.status.in_(WAITING),), status="cancelled", completed_at=now,
-                    detail="cancelled before it started")
+        ended = _transition(job_id, (Job.status.in_(WAITING),), status="cancelled",
+                            completed_at=now, detail="cancelled before it started")
     elif job is not None and job.status == "running" and job.lease_expires_at < now:
-        settle_lapsed(job, now)
-    return "skip", job
+        ended = settle_lapsed(job, now)
+    return "skip", ended or job
 
 
-def settle_lapsed(job: Job, now: dt.datetime) -> bool:
+def settle_lapsed(job: Job, now: dt.datetime):
     """End a lapsed attempt that must not run again: `cancelled` when cancel was asked,
-    `failed` with a `worker_lost` error when its budget is spent; False when neither."""
+    `failed` with a `worker_lost` error when its budget is spent. The ended row, or None."""
     where = (*_running(job.attempts), Job.lease_expires_at < now)
     if job.cancel_requested:
         return _transition(job.id, where, status="cancelled", completed_at=now,
                            lease_expires_at=None,
-                           detail=f"cancelled; the worker of attempt {job.attempts} was lost",
-                           ) is not None
+                           detail=f"cancelled; the worker of attempt {job.attempts} was lost")
     if job.attempts <= job.max_retries:
-        return False
+        return None
     error = {"type": "worker_lost", "attempt": job.attempts,
              "message": f"the worker of attempt {job.attempts} was lost "
                         f"({job.attempts} attempts, max_retries {job.max_retries})"}
     return _transition(job.id, where, status="failed", error=error, completed_at=now,
                        lease_expires_at=None, detail=error["message"],
-                       event={"error": error["message"]}) is not None
+                       event={"error": error["message"]})
 
 
 def lapse(job_id: str, worker: str) -> bool:

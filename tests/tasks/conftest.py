@@ -7,8 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.api.conftest import expect_error  # noqa: F401 - the shared envelope check
+from tests.conftest import Caller, worker_env
+from tests.harness import CeleryBeat, CeleryWorker
 
 
 @pytest.fixture
@@ -88,3 +91,95 @@ def _pid_alive(pid: int) -> bool:
 def pid_alive():
     """`pid_alive(pid)`: whether the process exists and is not a zombie awaiting its reaper."""
     return _pid_alive
+
+
+class PrivateStack:
+    """Workers and a beat of one test alone, on a broker database no other worker reads.
+
+    Kill tests need their own processes: the session's worker must survive them, and
+    must not take (and so hide) the messages a test counts.
+    """
+
+    DB = 11  # the session's worker uses database 0 of the same redis-server
+
+    def __init__(self, settings: dict, app_factory, folder: Path, tenant: str):
+        self.url = settings["broker_url"].rsplit("/", 1)[0] + f"/{self.DB}"
+        self.broker = redis.Redis.from_url(self.url)
+        self.broker.flushdb()
+        self.settings = dict(settings, broker_url=self.url)
+        self.app = app_factory(broker_url=self.url)  # binds this process's Celery app too
+        self.client = self.app.test_client()
+        self.folder = folder
+        self.tenant = tenant
+        self.env = dict(worker_env(self.settings), TASKPLANE_SWEEP_INTERVAL_SECONDS="1")
+        self.services = []
+
+    def caller(self, roles: str = "viewer", actor: str = "alice") -> Caller:
+        """A caller of this test's tenant, through the app that publishes to this broker."""
+        return Caller(self.client, actor, roles, self.tenant)
+
+    def worker(self, queues: str, concurrency: int = 2) -> CeleryWorker:
+        """A worker consuming `queues`, answering pings before this returns."""
+        from app.extensions import celery_app
+
+        name = f"worker-{len(self.services)}"
+        worker = CeleryWorker("tasks", self.env, self.folder / f"{name}.log", prefix=name,
+                              concurrency=concurrency, queues=queues)
+        self.services.append(worker)
+        worker.wait_ready(celery_app)
+        return worker
+
+    def beat(self) -> CeleryBeat:
+        """Beat, sending the sweep every second."""
+        beat = CeleryBeat("tasks", self.env, self.folder)
+        self.services.append(beat)
+        beat.wait_ready()
+        return beat
+
+    def copies(self, job_id: str) -> dict[str, int]:
+        """Messages of the job the broker holds: per queue list, and reserved (`unacked`)."""
+        found = {}
+        for key in self.broker.scan_iter():
+            kind = self.broker.type(key)
+            if kind == b"list":
+                raws = self.broker.lrange(key, 0, -1)
+            elif kind == b"hash":
+                raws = self.broker.hvals(key)
+            elif kind == b"zset":
+                raws = self.broker.zrange(key, 0, -1)
+            else:
+                continue
+            count = sum(job_id.encode() in raw for raw in raws)
+            if count:
+                found[key.decode()] = count
+        return found
+
+    def restore_reserved(self, job_id: str) -> int:
+        """Put the job's reserved messages back in their queue, as the visibility timeout
+        would after a dead worker's hour: kombu's own restore. Returns how many."""
+        from app.extensions import celery_app
+
+        tags = [tag for tag, raw in self.broker.hgetall("unacked").items()
+                if json.loads(raw)[0]["headers"]["id"] == job_id]
+        with celery_app.connection_for_write() as conn:
+            for tag in tags:
+                conn.default_channel.qos.restore_by_tag(tag.decode(), leftmost=True)
+        return len(tags)
+
+    def stop(self) -> None:
+        """Stop every process this stack started, newest first."""
+        for service in reversed(self.services):
+            service.stop()
+        self.broker.flushdb()
+
+
+@pytest.fixture
+def private_stack(app, settings, app_factory, tmp_path, tenant):
+    """A `PrivateStack` for this test, stopped at its end.
+
+    Built after the test's `app`, which the other fixtures use, so that the process's
+    Celery app stays bound to this stack's broker.
+    """
+    stack = PrivateStack(settings, app_factory, tmp_path, tenant)
+    yield stack
+    stack.stop()
