@@ -59,7 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.after_request(echo_request_id)
     init_rate_limits(app, settings)  # after `authenticate`: limits are per principal
     app.after_request(record_audit)
-    app.teardown_appcontext(lambda _exc: db.session.remove())
+    app.teardown_appcontext(lambda _exc: db.release())
     if not logging.getLogger().handlers:  # gunicorn leaves the root logger bare
         logging.basicConfig(format="%(message)s")
     logging.getLogger("taskplane").setLevel(logging.INFO)

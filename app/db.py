@@ -10,6 +10,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import DATABASE_OUTAGES
+
 
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC."""
@@ -79,6 +81,17 @@ class Database:
         self.dispose()
         self.engine = make_engine(url)
         self.session.configure(bind=self.engine)
+
+    def release(self) -> None:
+        """End this thread's session; a connection the database already cut is dropped.
+
+        Closing rolls back, and a rollback on a connection a database outage cut raises:
+        the request or task is over by then, so its answer must not become a 500.
+        """
+        try:
+            self.session.remove()
+        except DATABASE_OUTAGES:
+            self.session.registry.clear()  # the connection was invalidated on the way
 
     def dispose(self) -> None:
         """Drop pooled connections; called in forked workers before first use."""

@@ -57,7 +57,7 @@ def _pump(ctx, pipe, stream: str) -> None:
                           level="error" if stream == "stderr" else "info")
     finally:
         pipe.close()
-        db.session.remove()
+        db.release()
 
 
 def _outputs(ctx, folder: Path) -> list[dict]:

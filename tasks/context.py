@@ -162,7 +162,7 @@ class JobContext:
 def _outcome_retrying(job_id: str) -> Retrying:
     """Bounded retries of an outcome write that met a database outage."""
     def rolled_back(state) -> None:
-        db.session.rollback()
+        db.release()
         logger.warning("recording the outcome of job %s failed (%s); trying again",
                        job_id, type(state.outcome.exception()).__name__)
 
@@ -208,7 +208,7 @@ class Heartbeats:
                         ctx.beat()
                 except Exception:  # a missed beat is retried next tick
                     logger.exception("heartbeat of job %s failed", ctx.job_id)
-                    db.session.rollback()
+                    db.release()
 
 
 HEARTBEATS = Heartbeats()

@@ -61,7 +61,7 @@ class JobExecutor:
                                     self.settings.job_lease_seconds)
         except DATABASE_OUTAGES as exc:
             # Not acked away: this delivery is replaced by one a little later.
-            db.session.rollback()
+            db.release()
             countdown = get_exponential_backoff_interval(
                 1, self.task.request.retries, CLAIM_RETRY_MAX_SECONDS, full_jitter=True)
             logger.warning("claim of job %s failed (%s); delivering again in %ss",

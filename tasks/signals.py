@@ -40,7 +40,7 @@ def record_failure(sender=None, task_id=None, exception=None, **_kwargs) -> None
         error = {"type": type(exception).__name__, "message": str(exception) or "failed"}
         jobs.fail(task_id, error, None)
     finally:
-        db.session.remove()
+        db.release()
 
 
 @signals.task_retry.connect
@@ -70,5 +70,5 @@ class JobRequest(Request):
             except DATABASE_OUTAGES:  # the lease then lapses by itself
                 logger.exception("could not end the lease of job %s", self.id)
             finally:
-                db.session.remove()
+                db.release()
         return super().on_failure(exc_info, send_failed_event, return_ok)

@@ -7,6 +7,7 @@ only.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -246,3 +248,51 @@ def http_request(port: int, method: str, path: str, body: bytes | None = None,
         return response.status, response.read()
     finally:
         conn.close()
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb + pg_ctl) on a free loopback port, trust auth.
+
+    Run as the `postgres` user when the tests run as root (PostgreSQL refuses root).
+    `stop()` is an immediate shutdown, as a crash is; `start()` brings it back.
+    """
+
+    def __init__(self):
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not binaries:
+            raise HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = binaries[-1].parent
+        self.folder = Path(tempfile.mkdtemp(prefix="taskplane-pg-"))  # a path postgres can reach
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self._as = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        if self._as:
+            shutil.chown(self.folder, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync")
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self._as, str(self.bin / tool), *args], check=True,
+                       capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
+                  "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        """Immediate shutdown: every connection is cut, nothing is flushed politely."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of `database` on this server."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def destroy(self) -> None:
+        """Stop the server if it runs and remove its files."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
