@@ -1,4 +1,4 @@
-"""Beat's periodic work: re-dispatch jobs whose message may have been lost; artifact retention."""
+"""Beat's periodic work: end or re-dispatch stalled jobs; artifact retention."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ logger = logging.getLogger("taskplane.sweeper")
 
 @shared_task(name="taskplane.sweep", ignore_result=True)
 def sweep() -> dict:
-    """Publish again queued jobs never dispatched and running jobs whose lease lapsed."""
+    """End lapsed attempts that must not run again; publish once more what lost its message."""
     ids = jobs.redispatch_stalled()
     if ids:
         logger.warning("re-dispatched %d stalled jobs: %s", len(ids), ", ".join(ids[:20]))
