@@ -436,8 +436,8 @@ def redispatch_stalled(now: dt.datetime | None = None) -> list[str]:
         settle_lapsed(job, now)
     stalled = _stalled(now, grace)
     ids = select(Job.id).where(stalled).limit(1000).scalar_subquery()
-    won = db.session.execute(update(JOBS).where(JOBS.c.id.in_(ids), stalled)
+    won = db.session.execute(update(Job).where(Job.id.in_(ids), stalled)
                              .values(dispatched_at=now)
-                             .returning(JOBS.c.id, JOBS.c.job_type, JOBS.c.priority)).all()
+                             .returning(Job.id, Job.job_type, Job.priority)).all()
     db.session.commit()
     return [job.id for job in won if job.job_type in runtime.catalog and publish(job)]
