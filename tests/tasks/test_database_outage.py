@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from app.extensions import celery_app
 from app.migrate import upgrade
-from tests.conftest import Caller, worker_env
+from tests.conftest import BACKENDS, Caller, worker_env
 from tests.harness import (
     CeleryWorker,
     Gunicorn,
@@ -35,8 +35,14 @@ RUNS = Path("/tmp/taskplane-runs")
 
 
 @pytest.fixture
-def postgres():
-    """A private PostgreSQL cluster with a migrated `taskplane` database."""
+def postgres(database_url):
+    """A private PostgreSQL cluster with a migrated `taskplane` database.
+
+    The cluster is the test's own whatever the session's backend, so the tests run
+    once per suite: in the PostgreSQL session when there is one.
+    """
+    if database_url.startswith("sqlite") and "postgresql" in BACKENDS:
+        pytest.skip("runs once per suite, in the PostgreSQL session")
     try:
         cluster = PostgresCluster()
     except HarnessError as exc:
