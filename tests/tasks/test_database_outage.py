@@ -140,8 +140,7 @@ class OutageStack:
 
     def web(self) -> Gunicorn:
         """gunicorn as the Procfile starts it, on a free port."""
-        web = Gunicorn("app:create_app()", self.env, self.folder / "web.log",
-                       extra_args=("--config", "config/gunicorn.py"))
+        web = Gunicorn("app:create_app()", self.env, self.folder / "web.log")
         self.services.append(web)
         return web
 
