@@ -1,9 +1,13 @@
 """Celery configuration, derived from Taskplane settings and the job-type catalog.
 
 JSON only, acks late, reject on worker lost, prefetch 1, task events on for Flower.
-The Redis visibility timeout is set once here, for the broker and any Redis result
+On Redis the visibility timeout is set once here, for the broker and any Redis result
 backend alike, and is longer than the longest hard time limit and retry backoff so a
-running or delayed job is never handed to a second worker while the first still has it.
+running or delayed job is never handed to a second worker while the first still has it;
+priorities are Redis's emulation (one list per step). On any other broker (RabbitMQ)
+those options mean nothing and are left out: queues are declared with `x-max-priority`,
+and a message goes back to its queue as soon as the connection of the worker holding
+it closes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 from kombu import Queue
 
 VISIBILITY_MARGIN_SECONDS = 300
-PRIORITY_STEPS = list(range(10))
+MAX_PRIORITY = 9  # the API's priorities are 0-9
+PRIORITY_STEPS = list(range(MAX_PRIORITY + 1))
 CONTROL_QUEUE = "control"
 
 
@@ -28,18 +33,31 @@ def queues(catalog) -> list[str]:
     return sorted({jt.queue for jt in catalog.values()} | {CONTROL_QUEUE})
 
 
-def build(settings, catalog) -> dict:
-    """The Celery settings mapping for `settings` and `catalog`."""
+def _redis_transport(catalog) -> dict:
     transport = {
         "visibility_timeout": visibility_timeout(catalog),
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",
     }
+    return {"broker_transport_options": transport,
+            "result_backend_transport_options": {
+                "visibility_timeout": transport["visibility_timeout"]}}
+
+
+def task_queues(settings, catalog) -> list[Queue]:
+    """The catalog's queues; on a broker with native priorities, declared with a maximum."""
+    priority = {} if settings.broker_is_redis else {"max_priority": MAX_PRIORITY}
+    # Each queue bound by its own name: with one shared routing key, a direct exchange
+    # would copy every message into every queue.
+    return [Queue(name, routing_key=name, **priority) for name in queues(catalog)]
+
+
+def build(settings, catalog) -> dict:
+    """The Celery settings mapping for `settings` and `catalog`."""
     return {
         "broker_url": settings.broker_url,
-        "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": transport["visibility_timeout"]},
+        **(_redis_transport(catalog) if settings.broker_is_redis else {}),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -51,9 +69,7 @@ def build(settings, catalog) -> dict:
         "worker_prefetch_multiplier": 1,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
-        # Each queue bound by its own name: with one shared routing key, a direct exchange
-        # would copy every message into every queue.
-        "task_queues": [Queue(name, routing_key=name) for name in queues(catalog)],
+        "task_queues": task_queues(settings, catalog),
         "task_default_queue": "default",
         "beat_schedule": {
             "sweep-jobs": {

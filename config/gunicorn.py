@@ -14,6 +14,9 @@ submit waiting. Idle keep-alive connections wait in the worker's poller, not in 
 from __future__ import annotations
 
 import os
+import sys
+
+from config.settings import Settings
 
 from config.settings import Settings
 
@@ -30,3 +33,10 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
 # connection after its answer and spreads every request over the workers, as sync workers do.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))
 accesslog = "-"
+
+# Checked once in the master, so a missing or wrong setting is one line, not a traceback
+# from every worker it forks.
+try:
+    Settings.from_env().check()
+except RuntimeError as exc:
+    sys.exit(f"taskplane: {exc}")

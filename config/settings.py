@@ -14,6 +14,12 @@ HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                   "ES512", "EdDSA")
 MIN_JWT_SECRET_BYTES = 32
+REDIS_SCHEMES = ("redis", "rediss")
+
+
+def broker_scheme(url: str) -> str:
+    """The scheme of a broker URL (`redis`, `amqp`, …), never its credentials."""
+    return url.partition("://")[0].lower()
 
 
 def _var_dir(environ) -> Path:
@@ -71,7 +77,7 @@ class Settings:
     download_url_seconds: int = 3600
     download_url_seconds_max: int = 7 * 24 * 3600
     rate_limits_enabled: bool = True
-    rate_limit_storage_url: str = ""
+    redis_url: str = ""
     rate_limit_submit: str = "60/minute"
     rate_limit_write: str = "120/minute"
     rate_limit_read: str = "600/minute"
@@ -115,7 +121,7 @@ class Settings:
         "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
         "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),
         "rate_limits_enabled": ("TASKPLANE_RATE_LIMITS_ENABLED", _bool),
-        "rate_limit_storage_url": ("TASKPLANE_RATE_LIMIT_STORAGE_URL", str),
+        "redis_url": ("TASKPLANE_REDIS_URL", str),
         "rate_limit_submit": ("TASKPLANE_RATE_LIMIT_SUBMIT", str),
         "rate_limit_write": ("TASKPLANE_RATE_LIMIT_WRITE", str),
         "rate_limit_read": ("TASKPLANE_RATE_LIMIT_READ", str),
@@ -137,6 +143,8 @@ class Settings:
             defaults["database_url"] = f"sqlite:///{_var_dir(environ) / 'taskplane.db'}"
         if not settings.storage_url:
             defaults["storage_url"] = f"file://{_var_dir(environ) / 'objects'}"
+        if not settings.redis_url and settings.broker_is_redis:
+            defaults["redis_url"] = settings.broker_url
         return dataclasses.replace(settings, **defaults) if defaults else settings
 
     @property
@@ -145,12 +153,22 @@ class Settings:
         return self.env == "production"
 
     @property
+    def broker_is_redis(self) -> bool:
+        """True when the Celery broker is Redis (`redis://`, `rediss://`, `redis+socket://`)."""
+        return broker_scheme(self.broker_url).startswith(REDIS_SCHEMES)
+
+    @property
     def trusted_networks(self) -> tuple:
         """`trusted_proxies` as `ipaddress` networks (a bare address is a /32 or /128)."""
         return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies)
 
     def check(self) -> None:
         """Refuse settings that are unsafe for the configured profile, or inconsistent."""
+        if not self.redis_url and not self.broker_is_redis:
+            raise RuntimeError(
+                f"TASKPLANE_REDIS_URL must be set when the broker is not Redis "
+                f"(TASKPLANE_BROKER_URL is {broker_scheme(self.broker_url)}://…): "
+                f"rate limits keep their counters in Redis")
         if self.production and self.secret_key == DEV_SECRET_KEY:
             raise RuntimeError("TASKPLANE_SECRET_KEY must be set in production")
         unknown = sorted(set(self.auth_modes) - set(AUTH_MODES))

@@ -12,7 +12,10 @@ from flask import Flask
 from app import create_app
 from app.extensions import celery_app, runtime
 
-flask_app: Flask = create_app()
+try:
+    flask_app: Flask = create_app()
+except RuntimeError as exc:  # a settings or schema error: one line, not a traceback
+    raise SystemExit(f"taskplane: {exc}") from None
 
 
 class FlaskTask(celery_app.Task):

@@ -7,11 +7,13 @@ import logging
 from celery import shared_task
 
 from app.services import artifact_retention, jobs
+from app.services.periodic import once_per_interval
 
 logger = logging.getLogger("taskplane.sweeper")
 
 
 @shared_task(name="taskplane.sweep", ignore_result=True)
+@once_per_interval
 def sweep() -> dict:
     """End lapsed attempts that must not run again; publish once more what lost its message."""
     ids = jobs.redispatch_stalled()
@@ -21,6 +23,7 @@ def sweep() -> dict:
 
 
 @shared_task(name="taskplane.artifacts.retention", ignore_result=True)
+@once_per_interval
 def expire_artifacts() -> dict:
     """Remove expired artifacts and versions past retention, with the bytes they alone held."""
     swept = artifact_retention.sweep()

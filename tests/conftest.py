@@ -1,13 +1,17 @@
 """Real pieces for every test: a redis-server, a migrated database, a Celery worker process.
 
 The suite runs once on SQLite and, when `TASKPLANE_TEST_DATABASE_URL` names a
-PostgreSQL server, once more on a fresh database created there. Each test builds its
+PostgreSQL server, once more on a fresh database created there. The broker is the
+session's Redis, or with `TASKPLANE_TEST_BROKER=amqp://…` a RabbitMQ vhost of the run's
+own (Redis still serves the rate limits); tests on the real worker are marked `e2e`, so
+`pytest -m e2e` is the part of the suite worth running on a second broker. Each test builds its
 own Flask app from the factory and works in its own tenant, so tests sharing the
 session's database and worker never see each other's jobs.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from pathlib import Path
@@ -17,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
-from tests.harness import CeleryWorker, HarnessError, RedisServer, wait_until
+from tests.harness import CeleryWorker, HarnessError, RabbitVhost, RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TYPES = ROOT / "tests" / "data" / "commands.toml"
@@ -45,6 +49,7 @@ SETTING_ENV = {
     "rate_limit_read": "TASKPLANE_RATE_LIMIT_READ",
     "rate_limit_auth_failures": "TASKPLANE_RATE_LIMIT_AUTH_FAILURES",
     "storage_url": "TASKPLANE_STORAGE_URL",
+    "redis_url": "TASKPLANE_REDIS_URL",
 }
 
 
@@ -57,6 +62,45 @@ def redis_url(tmp_path_factory):
         pytest.exit(str(exc), returncode=2)
     yield server.url()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_url(redis_url):
+    """The session's Redis, or a fresh vhost of the RabbitMQ in `TASKPLANE_TEST_BROKER`."""
+    server = os.environ.get("TASKPLANE_TEST_BROKER", "")
+    if not server or server.startswith("redis"):
+        yield server or redis_url
+        return
+    try:
+        vhost = RabbitVhost(server)
+    except HarnessError as exc:
+        pytest.exit(str(exc), returncode=2)
+    yield vhost.url
+    vhost.stop()
+
+
+@pytest.fixture(scope="module")
+def private_broker(broker_url, redis_url):
+    """A broker of this test alone, of the session's kind: its own Redis database or vhost.
+
+    Processes a test starts on it share no message with the session's worker.
+    """
+    if broker_url.startswith("redis"):
+        yield redis_url.rsplit("/", 1)[0] + f"/{next(_REDIS_DATABASES)}"
+        return
+    vhost = RabbitVhost(os.environ["TASKPLANE_TEST_BROKER"])
+    yield vhost.url
+    vhost.stop()
+
+
+_REDIS_DATABASES = itertools.count(1)  # database 0 is the session's broker and rate limits
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `e2e` every test that runs on the session's real worker."""
+    for item in items:
+        if "worker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 def _postgres_database():
@@ -88,9 +132,10 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url, tmp_path_factory):
+def settings(database_url, broker_url, redis_url, tmp_path_factory):
     """Settings overrides shared by the test app and the worker process."""
-    return dict(TEST_SETTINGS, database_url=database_url, broker_url=redis_url,
+    return dict(TEST_SETTINGS, database_url=database_url, broker_url=broker_url,
+                redis_url=redis_url,
                 storage_url=f"file://{tmp_path_factory.mktemp('objects')}")
 
 

@@ -1,5 +1,7 @@
 """Real processes for the tests and the benchmarks: redis-server, Celery workers, gunicorn.
 
+A RabbitMQ broker, when a run asks for one, is the machine's server in a vhost of the run's own.
+
 Each runs in its own session (so Ctrl-C in the terminal reaches only the test run or
 benchmark, which then stops them in order), logs to a file, and listens on 127.0.0.1
 only.
@@ -19,6 +21,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -119,6 +122,34 @@ class RedisServer(Service):
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
+class RabbitVhost:
+    """A RabbitMQ virtual host of its own for one test run (`rabbitmqctl`), deleted by `stop()`.
+
+    Queues, exchanges and messages live in a vhost, so runs sharing one RabbitMQ server
+    never see each other's messages.
+    """
+
+    def __init__(self, server_url: str):
+        binary = shutil.which("rabbitmqctl")
+        if binary is None:
+            raise HarnessError("rabbitmqctl is not installed: it creates each run's vhost")
+        parsed = urlsplit(server_url)
+        self.name = f"taskplane-test-{uuid.uuid4().hex[:10]}"
+        self._ctl = binary
+        self._run("add_vhost", self.name)
+        self._run("set_permissions", "-p", self.name, parsed.username or "guest", ".*", ".*", ".*")
+        self.url = urlunsplit(parsed._replace(path=f"/{self.name}"))
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([self._ctl, *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise HarnessError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")
+
+    def stop(self) -> None:
+        """Delete the vhost with every queue and message in it."""
+        self._run("delete_vhost", self.name)
+
+
 class CeleryWorker(Service):
     """`python -m celery -A <module> worker --pool=prefork --concurrency=2 ...`, as in tests.
 
@@ -127,8 +158,9 @@ class CeleryWorker(Service):
     """
 
     def __init__(self, module: str, env: dict, log_path: Path, *, paused: bool = False,
-                 concurrency: int = 2, prefix: str = "bench", queues: str | None = None):
-        self.hostname = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
+                 concurrency: int = 2, prefix: str = "bench", queues: str | None = None,
+                 hostname: str | None = None):
+        self.hostname = hostname or f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
         argv = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool=prefork",
                 f"--concurrency={concurrency}", "--loglevel=INFO",
                 f"--hostname={self.hostname}", "--without-mingle", "--without-gossip"]

@@ -125,7 +125,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         application_limits=[ApplicationLimit(limit, scope=name,
                                              exempt_when=partial(_not_of_class, name))
                             for name, limit in budgets.items()],
-        storage_uri=settings.rate_limit_storage_url or settings.broker_url,
+        storage_uri=settings.redis_url,
         strategy="fixed-window",
         headers_enabled=True,
         key_prefix="taskplane-rate",

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 
 from app.extensions import celery_app, runtime
+from celeryconfig import MAX_PRIORITY
 
 logger = logging.getLogger("taskplane.dispatch")
-
-MAX_PRIORITY = 9
 
 
 def broker_priority(priority: int) -> int:
     """Map the API's priority (0-9, 9 most urgent) onto the broker's scale."""
-    if celery_app.conf.broker_url.startswith(("redis", "rediss")):
+    if runtime.settings.broker_is_redis:
         return MAX_PRIORITY - priority  # Redis transport: 0 is served first
-    return priority
+    return priority  # AMQP `x-max-priority` queues: the highest is served first
 
 
 def send_job(job_id: str, job_type: str, priority: int, countdown: float | None = None) -> None:
@@ -49,6 +48,8 @@ def workers_online(timeout: float) -> list[str]:
 
 def queue_depths() -> dict[str, int]:
     """Messages waiting per queue (all priorities included)."""
+    if not runtime.settings.broker_is_redis:
+        return _amqp_queue_depths()
     depths = {}
     with celery_app.connection_for_write() as conn:
         channel = conn.default_channel
@@ -57,4 +58,26 @@ def queue_depths() -> dict[str, int]:
                 depths[queue.name] = channel.queue_declare(queue.name, passive=True).message_count
             except Exception:  # noqa: BLE001 - a queue never declared is empty
                 depths[queue.name] = 0
+    return depths
+
+
+def _amqp_queue_depths() -> dict[str, int]:
+    """Ready messages per AMQP queue, from a passive declare (reserved ones are not counted).
+
+    A passive declare of a queue that does not exist closes its channel (404), so each
+    queue gets a channel of its own.
+    """
+    depths = {}
+    with celery_app.connection_for_write() as conn:
+        for queue in celery_app.conf.task_queues:
+            channel = conn.channel()
+            try:
+                depths[queue.name] = channel.queue_declare(queue.name, passive=True).message_count
+            except conn.channel_errors:  # never declared: nothing waits in it
+                depths[queue.name] = 0
+            finally:
+                try:
+                    channel.close()
+                except conn.connection_errors + conn.channel_errors:
+                    pass  # already closed by the broker after a 404
     return depths

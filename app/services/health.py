@@ -30,17 +30,32 @@ def _object_store():
     return True, artifacts.store().check()
 
 
-def _workers():
-    names = dispatch.workers_online(runtime.settings.worker_ping_timeout)
+def worker_hosts(names: list[str]) -> list[str]:
+    """The distinct hosts of Celery worker names (`name@host`)."""
+    return sorted({name.rpartition("@")[2] for name in names})
+
+
+def _shared_object_store(names: list[str]):
+    """Down when the store is a local folder and workers answer from more than one host."""
+    hosts = worker_hosts(names)
+    if runtime.settings.storage_url.startswith("file://") and len(hosts) > 1:
+        return False, (f"local folder store, but workers run on {len(hosts)} hosts "
+                       f"({', '.join(hosts)}): each host sees only its own artifacts; "
+                       f"set TASKPLANE_STORAGE_URL to a shared store (s3://…)")
+    return _object_store()
+
+
+def _workers(names: list[str]):
+    names.extend(dispatch.workers_online(runtime.settings.worker_ping_timeout))  # for the store
     return bool(names), (f"{len(names)} online" if names else "no worker answered a ping")
 
 
 def report() -> dict:
     """Every dependency's state, queue depth, and whether the service is ready."""
-    checks = {"database": _timed(_database), "broker": _timed(dispatch.broker_reachable),
-              "object_store": _timed(_object_store)}
+    checks = {"database": _timed(_database), "broker": _timed(dispatch.broker_reachable)}
+    names = []
     if checks["broker"]["status"] == "ok":
-        checks["workers"] = _timed(_workers)
+        checks["workers"] = _timed(lambda: _workers(names))
         try:
             depth = dispatch.queue_depths()
         except Exception:  # noqa: BLE001 - depth is informative only
@@ -48,6 +63,7 @@ def report() -> dict:
     else:
         checks["workers"] = {"status": "down", "detail": "broker unreachable", "latency_ms": 0}
         depth = {}
+    checks["object_store"] = _timed(lambda: _shared_object_store(names))
     down = sorted(name for name, check in checks.items() if check["status"] != "ok")
     return {"status": "ok" if not down else "degraded", "ready": not down,
             "reasons": [f"{name}: {checks[name]['detail']}" for name in down],

@@ -85,7 +85,7 @@ def test_rate_limits_can_be_turned_off(app_factory, tenant):
 
 def test_unreachable_storage_serves_requests_unlimited(app_factory, tenant):
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    client = app_factory(rate_limit_storage_url=dead, rate_limit_read="1/minute").test_client()
+    client = app_factory(redis_url=dead, rate_limit_read="1/minute").test_client()
     alice = Caller(client, "alice", "viewer", tenant)
 
     assert [alice.get("/jobs").status_code for _ in range(3)] == [200] * 3
