@@ -40,9 +40,9 @@ def broker_reachable() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def workers_online(timeout: float) -> list[str]:
-    """Names of the workers that answer a ping within `timeout` seconds."""
-    replies = celery_app.control.ping(timeout=timeout, limit=1) or []
+def workers_online(timeout: float, every: bool = False) -> list[str]:
+    """Names of the workers that answer a ping: the first, or `every` one within `timeout`."""
+    replies = celery_app.control.ping(timeout=timeout, limit=None if every else 1) or []
     return sorted(name for reply in replies for name in reply)
 
 

@@ -46,7 +46,9 @@ def _shared_object_store(names: list[str]):
 
 
 def _workers(names: list[str]):
-    names.extend(dispatch.workers_online(runtime.settings.worker_ping_timeout))  # for the store
+    # A local folder store is only right on one host: hear every worker to count the hosts.
+    every = runtime.settings.storage_url.startswith("file://")
+    names.extend(dispatch.workers_online(runtime.settings.worker_ping_timeout, every))
     return bool(names), (f"{len(names)} online" if names else "no worker answered a ping")
 
 

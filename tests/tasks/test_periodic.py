@@ -8,6 +8,8 @@ import sys
 import threading
 import uuid
 
+import pytest
+
 from app.db import utcnow
 from app.services.periodic import SPACING, claim
 from tests.conftest import worker_env
@@ -42,6 +44,7 @@ def test_concurrent_claims_of_one_run_have_one_winner(app):
     assert sorted(results) == [False] * 5 + [True]
 
 
+@pytest.mark.e2e
 def test_two_beats_sweep_once_per_interval(settings, private_broker, tmp_path):
     interval = 2
     env = dict(worker_env(dict(settings, broker_url=private_broker)),
