@@ -10,7 +10,9 @@ flags (prefork, --concurrency=2, acks late, prefetch 1, JSON):
   latency  N sequential jobs, submit -> completed (p50 and p99 in ms).
 
 Everything (redis-server, SQLite file, workers, gunicorn) is started here on
-127.0.0.1 and stopped at the end, also on Ctrl-C. See bench/README.md.
+127.0.0.1 and stopped at the end, also on Ctrl-C. With `--broker amqp://…` (repeatable,
+beside `--broker redis`) the same measurements run once per broker, each in a RabbitMQ
+vhost of its own, and a last table compares the brokers. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib
 import json
 import math
 import os
@@ -34,6 +37,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/jobs.py` puts bench/, not the project, on the path
@@ -43,6 +47,7 @@ from tests.harness import (  # noqa: E402
     CeleryWorker,
     Gunicorn,
     HarnessError,
+    RabbitVhost,
     RedisServer,
     http_request,
 )
@@ -95,34 +100,35 @@ class Row:
 class Bench:
     """One benchmark run: the shared redis-server and database, and the three measurements."""
 
-    def __init__(self, args, folder: Path, redis_server: RedisServer):
+    def __init__(self, args, folder: Path, redis_server: RedisServer, broker_url: str):
         self.args = args
         self.folder = folder
         self.redis = redis_server
         self.database_path = folder / "taskplane.db"
         self.database_url = f"sqlite:///{self.database_path}"
-        self.broker_url = redis_server.url(0)
+        self.broker_url = broker_url
         self.result_url = redis_server.url(1)
         limits = {f"TASKPLANE_RATE_LIMIT_{name}": UNREACHED_RATE
                   for name in ("SUBMIT", "WRITE", "READ")}
-        self.env = dict(os.environ, TASKPLANE_DATABASE_URL=self.database_url,
-                        TASKPLANE_BROKER_URL=self.broker_url, TASKPLANE_VAR_DIR=str(folder),
-                        PYTHONUNBUFFERED="1", **limits)
+        taskplane = {"TASKPLANE_DATABASE_URL": self.database_url,
+                     "TASKPLANE_BROKER_URL": self.broker_url,
+                     "TASKPLANE_REDIS_URL": redis_server.url(0),
+                     "TASKPLANE_VAR_DIR": str(folder), **limits}
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1", **taskplane)
         self.env.pop("BENCH_RESULT_BACKEND", None)
-        os.environ.update(TASKPLANE_DATABASE_URL=self.database_url,
-                          TASKPLANE_BROKER_URL=self.broker_url, TASKPLANE_VAR_DIR=str(folder),
-                          BENCH_RESULT_BACKEND=self.result_url, **limits)
+        os.environ.update(BENCH_RESULT_BACKEND=self.result_url, **taskplane)
         from app import create_app
         from app.migrate import upgrade
 
         upgrade(self.database_url)
         self.flask_app = create_app({"database_url": self.database_url,
                                      "broker_url": self.broker_url})
+        self.on_redis = self.flask_app.extensions["celery"].conf.broker_url.startswith("redis")
         for tenant in (HTTP_TENANT, LATENCY_TENANT):
             self.lift_quota(tenant)
         from bench import bare_tasks
 
-        self.bare = bare_tasks
+        self.bare = importlib.reload(bare_tasks)  # its Celery app reads this run's broker
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.started = 0
@@ -154,7 +160,14 @@ class Bench:
                                isolation_level=None, check_same_thread=False)
 
     def broker_backlog(self) -> int:
-        """Messages of QUEUE waiting (all priority lists) or delivered but not yet acked."""
+        """Messages of QUEUE waiting (all priority lists) or delivered but not yet acked.
+
+        On RabbitMQ, a passive declare counts the ready messages only: the (at most
+        concurrency x prefetch = 2) delivered and not yet acked are not seen.
+        """
+        if not self.on_redis:
+            with self.bare.app.connection_for_write() as conn:
+                return conn.default_channel.queue_declare(QUEUE, passive=True).message_count
         options = self.bare.app.conf.broker_transport_options
         sep = options.get("sep", ":")
         keys = [QUEUE] + [f"{QUEUE}{sep}{p}" for p in options.get("priority_steps", []) if p]
@@ -439,9 +452,10 @@ def machine_facts(redis_server: RedisServer) -> list[str]:
     ]
 
 
-def print_report(facts: list[str], rows: list[Row], notes: list[str], args) -> None:
+def print_report(facts: list[str], rows: list[Row], notes: list[str], args,
+                 broker: str = "redis") -> None:
     """The machine facts, the results table and the notes, on stdout."""
-    print("\nTaskplane vs bare Celery/Flask, same machine, same run")
+    print(f"\nTaskplane vs bare Celery/Flask, same machine, same run; broker: {broker}")
     for line in facts:
         print(f"  {line}")
     overrides = os.environ.get("GUNICORN_CMD_ARGS")
@@ -459,8 +473,9 @@ def print_report(facts: list[str], rows: list[Row], notes: list[str], args) -> N
               + (f"  ({row.note})" if row.note else ""))
     print("\nnotes: ratio = taskplane / bare; medians of the rounds unless said otherwise.")
     if any(row.metric.startswith("drain") for row in rows):
-        print("  drain: timed from the first finished job to the last; bare done = queue lists "
-              "+ unacked hash empty (Redis),")
+        bare_done = ("queue lists + unacked hash empty (Redis)" if broker == "redis" else
+                     "no ready message in the queue (passive declare; <= 2 unacked unseen)")
+        print(f"  drain: timed from the first finished job to the last; bare done = {bare_done},")
         print("  taskplane done = COUNT(*) of completed rows = N (SQLite), polled every 20 ms.")
     if any(row.metric.startswith("latency") for row in rows):
         print("  latency: bare = noop_result.delay().get() (Redis result backend, pub/sub); "
@@ -504,9 +519,15 @@ def parse_args(argv=None):
                         "of the jobs finished so far [default: 90]")
     parser.add_argument("--only", choices=("drain", "http", "latency"), action="append",
                         help="run only this measurement (repeatable) [default: all three]")
+    parser.add_argument("--broker", action="append", metavar="URL",
+                        help="broker to measure on (repeatable, in this order): `redis` (the "
+                        "run's redis-server) or an amqp:// URL of a RabbitMQ server, where each "
+                        "run gets a vhost of its own (made with rabbitmqctl); with several, a "
+                        "last table compares them [default: redis]")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp folder (database, process logs) and print its path")
     args = parser.parse_args(argv)
+    args.broker = args.broker or ["redis"]
     defaults = {"jobs": (5000, 1000), "duration": (10, 5), "warmup": (2, 1), "rounds": (3, 1),
                 "latency_jobs": (300, 100)}
     for name, (full, quick) in defaults.items():
@@ -536,18 +557,66 @@ def main(argv=None) -> int:
         else:
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
         redis_server = stack.enter_context(RedisServer(folder))
-        bench = Bench(args, folder, redis_server)
         facts = machine_facts(redis_server)
+        results = {}
         try:
-            for name in ("drain", "http", "latency"):
-                if not args.only or name in args.only:
-                    getattr(bench, f"measure_{name}")()
+            for broker in args.broker:
+                results[broker] = run_on(broker, args, folder, redis_server, stack)
+                results[broker].notes.append(f"run so far: {time.monotonic() - started:.0f} s")
         except HarnessError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
-        bench.notes.append(f"whole run: {time.monotonic() - started:.0f} s")
-        print_report(facts, bench.rows, bench.notes, args)
+        for broker, bench in results.items():
+            print_report(facts, bench.rows, bench.notes, args, broker_name(broker))
+        if len(results) > 1:
+            print_broker_comparison(results)
     return 0
+
+
+def broker_name(broker: str) -> str:
+    """`redis`, or the scheme and host of a broker URL (no credentials)."""
+    if broker == "redis":
+        return broker
+    parsed = urlsplit(broker)
+    return f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 5672}"
+
+
+def run_on(broker: str, args, folder: Path, redis_server: RedisServer, stack) -> Bench:
+    """Every selected measurement on one broker, in a folder (and vhost) of its own."""
+    if broker == "redis":
+        url = redis_server.url(0)
+    elif broker.startswith("amqp"):
+        vhost = RabbitVhost(broker)
+        stack.callback(vhost.stop)
+        url = vhost.url
+    else:
+        raise HarnessError(f"--broker {broker!r}: give `redis` or an amqp:// URL")
+    run_folder = folder / re.sub(r"\W+", "-", broker_name(broker))
+    run_folder.mkdir()
+    print(f"[{time.strftime('%H:%M:%S')}] broker {broker_name(broker)}", file=sys.stderr)
+    bench = Bench(args, run_folder, redis_server, url)
+    for name in ("drain", "http", "latency"):
+        if not args.only or name in args.only:
+            getattr(bench, f"measure_{name}")()
+    return bench
+
+
+def print_broker_comparison(results: dict) -> None:
+    """Each metric on each broker side by side: the first broker against every other."""
+    (first, base), *others = results.items()
+    print(f"\nbrokers compared, same run (ratio = other / {broker_name(first)})")
+    header = f"{'metric':<28} {'side':<10} {broker_name(first):>24}"
+    header += "".join(f" {broker_name(name):>24} {'ratio':>7}" for name, _ in others)
+    print(header)
+    print("-" * len(header))
+    for n, row in enumerate(base.rows):
+        for side in ("bare", "taskplane"):
+            value = getattr(row, side)
+            line = f"{row.metric:<28} {side:<10} {value:>24,.1f}"
+            for _, bench in others:
+                other = getattr(bench.rows[n], side)
+                line += f" {other:>24,.1f} {other / value if value else math.nan:>6.2f}x"
+            print(line)
 
 
 if __name__ == "__main__":
