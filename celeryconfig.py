@@ -6,8 +6,8 @@ backend alike, and is longer than the longest hard time limit and retry backoff 
 running or delayed job is never handed to a second worker while the first still has it;
 priorities are Redis's emulation (one list per step). On any other broker (RabbitMQ)
 those options mean nothing and are left out: queues are declared with `x-max-priority`,
-and a message goes back to its queue as soon as the connection of the worker holding
-it closes.
+a publish returns once the broker confirmed it, and a message goes back to its queue as
+soon as the connection of the worker holding it closes.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def build(settings, catalog) -> dict:
     """The Celery settings mapping for `settings` and `catalog`."""
     return {
         "broker_url": settings.broker_url,
-        **(_redis_transport(catalog) if settings.broker_is_redis else {}),
+        **(_redis_transport(catalog) if settings.broker_is_redis else
+           {"broker_transport_options": {"confirm_publish": True}}),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",

@@ -367,6 +367,10 @@ def dev(procfile: str) -> None:
     from honcho.manager import Manager
 
     settings = Settings.from_env()
+    try:
+        settings.check()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     var_dir = Path(os.environ.get("TASKPLANE_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = str(Path(sys.executable).parent)  # gunicorn and celery beside this Python
@@ -379,9 +383,9 @@ def dev(procfile: str) -> None:
         click.echo(f"Flower login (set FLOWER_BASIC_AUTH to choose): {env['FLOWER_BASIC_AUTH']}")
     upgrade(settings.database_url)
     manager = Manager()
-    if settings.broker_url.startswith("redis") and not _answers(settings.broker_url):
-        click.echo(f"nothing answers at {settings.broker_url}: starting redis-server")
-        manager.add_process("redis", _redis_command(settings.broker_url, var_dir), env=env)
+    if not _answers(settings.redis_url):  # the broker, or the Redis beside another broker
+        click.echo(f"nothing answers at {settings.redis_url}: starting redis-server")
+        manager.add_process("redis", _redis_command(settings.redis_url, var_dir), env=env)
     for name, command in parse_procfile(Path(procfile).read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     click.echo(f"API on http://127.0.0.1:{env['PORT']}  (docs: /docs)   "

@@ -38,7 +38,7 @@ def test_redis_transport_options_only_on_redis_and_priority_queues_elsewhere():
     on_amqp = celeryconfig.build(Settings(broker_url=AMQP, redis_url="redis://x:1/0"), catalog)
     assert on_redis["broker_transport_options"]["visibility_timeout"] > 0
     assert {q.max_priority for q in on_redis["task_queues"]} == {None}
-    assert "broker_transport_options" not in on_amqp
+    assert on_amqp["broker_transport_options"] == {"confirm_publish": True}
     assert "result_backend_transport_options" not in on_amqp
     assert {q.max_priority for q in on_amqp["task_queues"]} == {celeryconfig.MAX_PRIORITY}
 
