@@ -123,7 +123,9 @@ class Bench:
         upgrade(self.database_url)
         self.flask_app = create_app({"database_url": self.database_url,
                                      "broker_url": self.broker_url})
-        self.on_redis = self.flask_app.extensions["celery"].conf.broker_url.startswith("redis")
+        from app.extensions import runtime
+
+        self.on_redis = runtime.settings.broker_is_redis
         for tenant in (HTTP_TENANT, LATENCY_TENANT):
             self.lift_quota(tenant)
         from bench import bare_tasks

@@ -72,10 +72,10 @@ def once_per_interval(body):
             return body(*args, **kwargs)
         if not claim(task.name, scheduled_interval(task.name), by=task.request.hostname or ""):
             run = db.session.get(PeriodicRun, task.name)
+            last = f"ran at {run.last_run_at.isoformat()} on {run.last_run_by}"
             db.session.rollback()
-            logger.info("%s already ran at %s on %s: skipped", task.name,
-                        run.last_run_at.isoformat(), run.last_run_by)
-            return {"skipped": f"ran at {run.last_run_at.isoformat()} on {run.last_run_by}"}
+            logger.info("%s skipped: %s", task.name, last)
+            return {"skipped": last}
         return body(*args, **kwargs)
 
     return guarded
