@@ -18,13 +18,19 @@ import sys
 
 from config.settings import Settings
 
-from config.settings import Settings
+settings = Settings.from_env()
+# Checked once in the master, so a missing or wrong setting is one line, not a traceback
+# from every worker it forks.
+try:
+    settings.check()
+except RuntimeError as exc:
+    sys.exit(f"taskplane: {exc}")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 # Streams are capped at the slots, so these threads always remain for other requests.
-threads = Settings.from_env().stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
+threads = settings.stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
 # Seconds a worker's main loop may go silent before the master restarts it. Requests run in
 # threads beside that loop, so a long stream, upload or download is never cut off by it.
 timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
@@ -33,10 +39,3 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
 # connection after its answer and spreads every request over the workers, as sync workers do.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))
 accesslog = "-"
-
-# Checked once in the master, so a missing or wrong setting is one line, not a traceback
-# from every worker it forks.
-try:
-    Settings.from_env().check()
-except RuntimeError as exc:
-    sys.exit(f"taskplane: {exc}")
