@@ -63,7 +63,8 @@ def platform(settings, database_url, private_broker, s3_endpoint, tmp_path_facto
              app_factory):
     """Hosts A and B (A with the beat) on one PostgreSQL, broker, Redis and S3 bucket."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("several hosts share one PostgreSQL (set TASKPLANE_TEST_DATABASE_URL)")
+        pytest.skip("several hosts share one PostgreSQL: runs in the PostgreSQL session "
+                    "(TASKPLANE_TEST_DATABASE_URL)")
     storage = f"s3://{BUCKET}/{uuid.uuid4().hex}?endpoint_url={s3_endpoint}"
     shared = dict(settings, broker_url=private_broker, storage_url=storage)
     control = app_factory(**shared)  # this process's Celery app speaks to the private broker
