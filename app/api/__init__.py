@@ -6,8 +6,9 @@ import flask_smorest
 import marshmallow as ma
 from flask import current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import UnicodeConverter
 
-from app.api.schemas import ErrorEnvelopeSchema
+from app.api.schemas import STRING_MAX, ErrorEnvelopeSchema, bound_schema
 from app.errors import RETRY_AFTER_SECONDS, STORE_OUTAGES, ServiceError, ServiceUnavailable
 
 HTTP_ERROR_CODES = {
@@ -25,9 +26,20 @@ HTTP_ERROR_CODES = {
     422: "validation_failed",
     428: "precondition_required",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     503: "unavailable",
+    507: "insufficient_storage",
 }
+
+
+class PathSegment(UnicodeConverter):
+    """Every `<name>` of a route: 1 to `STRING_MAX` characters, no slash (longer: 404)."""
+
+    def __init__(self, url_map, minlength: int = 1, maxlength: int = STRING_MAX,
+                 length: int | None = None):
+        super().__init__(url_map, minlength, maxlength, length)
 
 
 def error_response(status: int, code: str, message: str, details=None, headers=None):
@@ -58,6 +70,11 @@ class Api(flask_smorest.Api):
     """Taskplane's Api: every error, ours or Werkzeug's, leaves in one envelope."""
 
     ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def init_app(self, app, *args, **kwargs):
+        """Bind to `app`, whose routes' untyped parts are bounded `PathSegment`s."""
+        app.url_map.converters["default"] = PathSegment
+        super().init_app(app, *args, **kwargs)
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
@@ -101,11 +118,12 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema, *, unknown=ma.RAISE, **kwargs):
         """`Blueprint.arguments`, refusing unknown fields (a mistyped filter is a 422).
 
-        A schema class is instantiated once here, not by webargs on every request.
+        A schema class is instantiated once here, not by webargs on every request, and
+        every integer, string and list in it is bounded (`bound_schema`).
         """
         if isinstance(schema, type):
             schema = schema()
-        return super().arguments(schema, unknown=unknown, **kwargs)
+        return super().arguments(bound_schema(schema), unknown=unknown, **kwargs)
 
 
 def register_blueprints(api: Api) -> None:

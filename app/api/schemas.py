@@ -8,6 +8,47 @@ from marshmallow import fields, validate
 from config.settings import Settings
 
 _PAGE = Settings()
+# What both databases hold: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit.
+INT64 = validate.Range(min=-(2**63), max=2**63 - 1)
+# A field that names no tighter bound gets these; the widest String(n) column is 512.
+STRING_MAX = 512
+LIST_MAX = 100
+
+
+def _has_bound(field: fields.Field, kind: type) -> bool:
+    return any(isinstance(v, kind) and v.max is not None or isinstance(v, validate.OneOf)
+               for v in field.validators)
+
+
+def bound(field: fields.Field) -> None:
+    """Give `field` (and the fields inside it) the default bound of its kind, unless it has one."""
+    if isinstance(field, fields.Integer) and not _has_bound(field, validate.Range):
+        field.validators.append(INT64)
+    elif isinstance(field, fields.String) and not _has_bound(field, validate.Length):
+        field.validators.append(validate.Length(max=STRING_MAX))
+    elif isinstance(field, fields.List):
+        if not _has_bound(field, validate.Length):
+            field.validators.append(validate.Length(max=LIST_MAX))
+        bound(field.inner)
+    elif isinstance(field, fields.Dict):
+        for inner in (field.key_field, field.value_field):
+            if inner is not None:
+                bound(inner)
+    elif isinstance(field, fields.Nested):
+        bound_schema(field.schema)
+
+
+def bound_schema(schema: ma.Schema) -> ma.Schema:
+    """Bound every field of a request schema instance (in place) and return it.
+
+    Request schemas pass here once, when a view declares them (`Blueprint.arguments`),
+    so a field declared without a bound still holds only what the database can, and the
+    OpenAPI document shows the bound. Response schemas are left alone: lists of 500
+    items and long signed URLs are what they are meant to show.
+    """
+    for field in schema.fields.values():
+        bound(field)
+    return schema
 
 
 class Schema(ma.Schema):

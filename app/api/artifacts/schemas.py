@@ -38,7 +38,7 @@ class ArtifactWriteSchema(Schema):
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=256)))
     project = fields.String(validate=NAME, allow_none=True)
     content = Base64(metadata={"description": "the bytes, base64 (bounded by the body limit)"})
-    content_type = fields.String(validate=CONTENT_TYPE)
+    content_type = fields.String(validate=[CONTENT_TYPE, validate.Length(max=256)])
     expires_at = fields.AwareDateTime(default_timezone=None, allow_none=True)
 
 
