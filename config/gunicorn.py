@@ -28,7 +28,9 @@ except RuntimeError as exc:
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread, with the mixin that answers what gunicorn refuses before the app runs (request
+# line or headers over the limits below, a malformed request) in the JSON error envelope.
+worker_class = "app.web_workers.ThreadWorker"
 # Streams are capped at the slots, so these threads always remain for other requests.
 threads = settings.stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
 # Seconds a worker's main loop may go silent before the master restarts it. Requests run in
@@ -38,4 +40,9 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
 # accepted it, so a few busy keep-alive clients can all land on one worker; 0 closes each
 # connection after its answer and spreads every request over the workers, as sync workers do.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))
+# The request line (method, path and query) and each header: 8,190 bytes, gunicorn's most;
+# at most 100 headers. Longer answers 400 (line) or 431 (headers), before the app runs.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 accesslog = "-"
