@@ -14,6 +14,7 @@ from app.api.rate_limits import init_rate_limits
 from app.auth_jwt import verifier_for
 from app.extensions import celery_app, configure, db
 from app.migrate import pending
+from app.services.artifact_retention import stale_temp_files
 from config.settings import Settings
 
 __all__ = ["create_app"]
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
         raise RuntimeError(
             f"database at revision {current!r}, code expects {head!r}: run `taskplane migrate`"
         )
+    stale_temp_files()  # uploads that died with an earlier process of this store
     app = Flask(__name__)
     app.config.from_mapping(_flask_config(settings))
     app.extensions["celery"] = celery_app

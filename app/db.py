@@ -42,6 +42,19 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+def begin_locking(session) -> None:
+    """Commit what `session` read so far and open a transaction that will take locks.
+
+    On SQLite it opens with `BEGIN IMMEDIATE`, which takes the database's write lock at
+    once (SQLite has no row locks); on PostgreSQL the caller then locks what it needs.
+    """
+    real = session() if callable(session) else session  # the scoped session's current one
+    if real.in_transaction():
+        session.commit()
+    if session.connection().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Base(DeclarativeBase):
     """Declarative base of every Taskplane table."""
 

@@ -69,3 +69,7 @@ class ServiceUnavailable(ServiceError):
     """A backing store (database, broker) does not answer: transient, retry shortly."""
 
     status, code = 503, "service_unavailable"
+
+
+class InsufficientStorage(ServiceError):
+    status, code = 507, "insufficient_storage"

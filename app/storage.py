@@ -9,11 +9,14 @@ object first, then moved under their digest), never held whole in memory.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 import queue
+import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -29,6 +32,13 @@ class TooLarge(Exception):
     def __init__(self, limit: int):
         super().__init__(f"more than {limit} bytes")
         self.limit = limit
+
+
+class StoreFull(Exception):
+    """The store has no room for the bytes offered (its disk or quota is full); nothing stored."""
+
+
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +103,14 @@ class ObjectStore:
 
     url: str
 
-    def put(self, chunks: Iterable[bytes], limit: int | None = None) -> StoredObject:
-        """Store the bytes of `chunks` under their digest; `TooLarge` past `limit` bytes."""
+    def put(self, chunks: Iterable[bytes], limit: int | None = None, hint: int | None = None,
+            before_landing=None) -> StoredObject:
+        """Store the bytes of `chunks` under their digest; `TooLarge` past `limit` bytes.
+
+        `hint` is the size announced, if any (`StoreFull` at once when it cannot fit);
+        `before_landing(key)` is called once the bytes are complete, before they appear
+        under `key`: what `release()` must not race with is taken there.
+        """
         raise NotImplementedError
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -114,17 +130,31 @@ class ObjectStore:
         raise NotImplementedError
 
     def check(self) -> str:
-        """Raise when the store cannot be used; else a short description of it."""
+        """Raise when the store cannot be used (or is full); else a short description of it."""
         raise NotImplementedError
+
+    def sweep_temp(self, max_age: float) -> int:
+        """Remove temp objects of uploads untouched for `max_age` seconds; returns how many."""
+        return 0
 
 
 class LocalStore(ObjectStore):
-    """A folder: objects under `sha256/ab/<hex>`, written to `tmp/` then renamed."""
+    """A folder: objects under `sha256/ab/<hex>`, written to `tmp/` then renamed.
 
-    def __init__(self, root: str | Path):
+    `min_free` bytes of the disk are kept free: an upload that would go below them is
+    refused (`StoreFull`) before it is read, and `check()` reports the store full when
+    the disk has no more than that.
+    """
+
+    def __init__(self, root: str | Path, min_free: int = 0):
         self.root = Path(root).resolve()
         self.url = f"file://{self.root}"
+        self.min_free = min_free
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def free_bytes(self) -> int:
+        """Bytes free on the store's disk for us."""
+        return shutil.disk_usage(self.root).free
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -132,7 +162,18 @@ class LocalStore(ObjectStore):
             raise ValueError(f"key outside the store: {key!r}")
         return path
 
-    def put(self, chunks: Iterable[bytes], limit: int | None = None) -> StoredObject:
+    def put(self, chunks: Iterable[bytes], limit: int | None = None, hint: int | None = None,
+            before_landing=None) -> StoredObject:
+        if self.free_bytes() - (hint or 0) < self.min_free:
+            raise StoreFull(f"under {self.min_free} bytes would be left free")
+        try:
+            return self._put(chunks, limit, before_landing)
+        except OSError as exc:
+            if exc.errno in FULL_ERRNOS:
+                raise StoreFull(str(exc)) from exc
+            raise
+
+    def _put(self, chunks, limit, before_landing) -> StoredObject:
         hasher = BackgroundHash()
         fd, temp = tempfile.mkstemp(dir=self.root / "tmp")
         try:
@@ -145,6 +186,8 @@ class LocalStore(ObjectStore):
                 os.fsync(handle.fileno())
             hexdigest = hasher.hexdigest()
             key = key_for(hexdigest)
+            if before_landing is not None:
+                before_landing(key)
             final = self._path(key)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp, final)  # atomic; identical bytes simply land on themselves
@@ -183,7 +226,21 @@ class LocalStore(ObjectStore):
     def check(self) -> str:
         if not os.access(self.root / "tmp", os.W_OK):
             raise OSError(f"{self.root} is not writable")
-        return f"folder {self.root}"
+        free = self.free_bytes()
+        if free <= self.min_free:  # with no reserve, a disk with nothing free is full too
+            raise StoreFull(f"{free} bytes free, at or under the reserve of {self.min_free}")
+        return f"folder {self.root}, {free} bytes free"
+
+    def sweep_temp(self, max_age: float) -> int:
+        cutoff, removed = time.time() - max_age, 0
+        for path in (self.root / "tmp").iterdir():
+            try:
+                if path.stat().st_mtime < cutoff:  # an upload in progress keeps writing
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # finished or swept by another process meanwhile
+                continue
+        return removed
 
 
 class _ChunkReader:
@@ -233,7 +290,8 @@ class S3Store(ObjectStore):
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, chunks: Iterable[bytes], limit: int | None = None) -> StoredObject:
+    def put(self, chunks: Iterable[bytes], limit: int | None = None, hint: int | None = None,
+            before_landing=None) -> StoredObject:
         hasher = hashlib.sha256()
         counted = _limited(chunks, limit, hasher)
         size = 0
@@ -249,6 +307,8 @@ class S3Store(ObjectStore):
             self.client.upload_fileobj(_ChunkReader(measured()), self.bucket, temp,
                                        Config=self.transfer)
             key = key_for(hasher.hexdigest())
+            if before_landing is not None:
+                before_landing(key)
             self.client.copy({"Bucket": self.bucket, "Key": temp}, self.bucket,
                              self._key(key), Config=self.transfer)
         finally:
@@ -283,11 +343,25 @@ class S3Store(ObjectStore):
         self.client.head_bucket(Bucket=self.bucket)
         return f"bucket {self.bucket}"
 
+    def sweep_temp(self, max_age: float) -> int:
+        cutoff, removed = time.time() - max_age, 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key("tmp/"))
+        for page in pages:
+            for item in page.get("Contents", []):
+                if item["LastModified"].timestamp() < cutoff:
+                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                    removed += 1
+        return removed
 
-def open_store(url: str) -> ObjectStore:
-    """The store a `TASKPLANE_STORAGE_URL` names: `file://<path>` or `s3://bucket/prefix`."""
+
+def open_store(url: str, min_free: int = 0) -> ObjectStore:
+    """The store a `TASKPLANE_STORAGE_URL` names: `file://<path>` or `s3://bucket/prefix`.
+
+    `min_free`: the bytes a local store keeps free on its disk.
+    """
     if url.startswith("file://"):
-        return LocalStore(url[len("file://"):])
+        return LocalStore(url[len("file://"):], min_free)
     if url.startswith("s3://"):
         return S3Store(url)
     raise ValueError(f"unsupported storage URL {url!r}: use file://<path> or s3://bucket/prefix")

@@ -73,6 +73,8 @@ class Settings:
     artifact_quota_bytes: int = 0
     artifact_retention_days: float = 0.0
     artifact_sweep_interval_seconds: float = 300.0
+    storage_min_free_bytes: int = 64 * 1024**2
+    storage_temp_max_age_seconds: float = 3600.0
     signing_keys: tuple[str, ...] = ()
     download_url_seconds: int = 3600
     download_url_seconds_max: int = 7 * 24 * 3600
@@ -117,6 +119,8 @@ class Settings:
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
         "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
         "artifact_sweep_interval_seconds": ("TASKPLANE_ARTIFACT_SWEEP_INTERVAL_SECONDS", float),
+        "storage_min_free_bytes": ("TASKPLANE_STORAGE_MIN_FREE_BYTES", int),
+        "storage_temp_max_age_seconds": ("TASKPLANE_STORAGE_TEMP_MAX_AGE_SECONDS", float),
         "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
         "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
         "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),

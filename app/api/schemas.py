@@ -13,6 +13,7 @@ INT64 = validate.Range(min=-(2**63), max=2**63 - 1)
 # A field that names no tighter bound gets these; the widest String(n) column is 512.
 STRING_MAX = 512
 LIST_MAX = 100
+BOUNDED_BY = "x-bounded-by"
 
 
 def _has_bound(field: fields.Field, kind: type) -> bool:
@@ -21,7 +22,12 @@ def _has_bound(field: fields.Field, kind: type) -> bool:
 
 
 def bound(field: fields.Field) -> None:
-    """Give `field` (and the fields inside it) the default bound of its kind, unless it has one."""
+    """Give `field` (and the fields inside it) the default bound of its kind, unless it has one.
+
+    A field bounded otherwise says so in its metadata, `x-bounded-by` (the body limit).
+    """
+    if BOUNDED_BY in field.metadata:
+        return
     if isinstance(field, fields.Integer) and not _has_bound(field, validate.Range):
         field.validators.append(INT64)
     elif isinstance(field, fields.String) and not _has_bound(field, validate.Length):

@@ -3,12 +3,15 @@
 An artifact expires at its `expires_at` (given by its creator, or the tenant's default
 retention from `default_expiry`); a version that is no longer current is kept for the
 retention period (`TASKPLANE_ARTIFACT_RETENTION_DAYS`, 0 = kept until the artifact
-goes). Bytes are removed only once no manifest references them.
+goes). Bytes are removed only once no manifest references them. Temp objects of uploads
+that died with their process (untouched for `TASKPLANE_STORAGE_TEMP_MAX_AGE_SECONDS`)
+go too, at every pass and when a process starts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from sqlalchemy import delete, select
 
@@ -18,6 +21,7 @@ from app.models import Artifact, ArtifactManifest
 from app.services import artifacts
 
 BATCH = 500
+log = logging.getLogger("taskplane.retention")
 
 
 def expired_artifacts(now: dt.datetime, limit: int = BATCH) -> int:
@@ -49,7 +53,17 @@ def old_versions(now: dt.datetime, limit: int = BATCH) -> int:
     return len(rows)
 
 
+def stale_temp_files() -> int:
+    """Remove temp objects of uploads untouched for the temp max age; returns how many."""
+    try:
+        return artifacts.store().sweep_temp(runtime.settings.storage_temp_max_age_seconds)
+    except OSError:  # the store unreachable: the next pass tries again
+        log.exception("could not sweep the object store's temp objects")
+        return 0
+
+
 def sweep(now: dt.datetime | None = None) -> dict:
-    """One retention pass: expired artifacts, then versions past retention."""
+    """One retention pass: expired artifacts, versions past retention, stale temp objects."""
     now = now or utcnow()
-    return {"artifacts": expired_artifacts(now), "versions": old_versions(now)}
+    return {"artifacts": expired_artifacts(now), "versions": old_versions(now),
+            "temp_files": stale_temp_files()}

@@ -1,7 +1,10 @@
 """Artifacts: create, read, version, delete; the tenant's storage limit; job outputs.
 
 Every content version is a manifest row (digest, size, type, storage key, who, when,
-why) and the artifact points at its current one. Each change of an artifact is one
+why) and the artifact points at its current one. Identical bytes are stored once, so
+landing bytes under a key and releasing that key take one lock per key (`_lock_object`):
+an upload of bytes whose last reference is being deleted at that instant either lands
+after the delete or is seen by it as a reference. Each change of an artifact is one
 compare-and-set UPDATE on its `revision` (its ETag), so of two writers holding one
 ETag exactly one lands and the other gets 412; bytes are stored before that UPDATE
 and released again when it does not land.
@@ -16,11 +19,12 @@ import mimetypes
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 
 from app.auth import Permission, Principal
-from app.db import utcnow
+from app.db import begin_locking, utcnow
 from app.errors import (
+    InsufficientStorage,
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
@@ -32,20 +36,37 @@ from app.models import Artifact, ArtifactManifest, new_id
 from app.services import events, quotas
 from app.services.pagination import Page, narrow, paginate
 from app.services.tenancy import UNSCOPED
-from app.storage import CHUNK, ObjectStore, StoredObject, TooLarge, open_store
+from app.storage import CHUNK, ObjectStore, StoredObject, StoreFull, TooLarge, open_store
 
 MANIFESTS = ArtifactManifest.__table__
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 @functools.cache
-def _open(url: str) -> ObjectStore:
-    return open_store(url)
+def _open(url: str, min_free: int) -> ObjectStore:
+    return open_store(url, min_free)
 
 
 def store() -> ObjectStore:
     """The object store of this process (`TASKPLANE_STORAGE_URL`)."""
-    return _open(runtime.settings.storage_url)
+    return _open(runtime.settings.storage_url, runtime.settings.storage_min_free_bytes)
+
+
+def _lock_object(key: str) -> None:
+    """Open a transaction holding the lock of store key `key` until it ends."""
+    begin_locking(db.session)
+    _lock_key(key)
+
+
+def _lock_key(key: str) -> None:
+    """Take the lock of store key `key` in the open locking transaction, until it ends.
+
+    SQLite's write lock (`BEGIN IMMEDIATE`) is one lock for every key; PostgreSQL takes a
+    transaction-scoped advisory lock named by the key's digest.
+    """
+    if db.session.connection().dialect.name == "postgresql":
+        name = int(key.rsplit("/", 1)[-1][:15], 16)  # 60 bits of the SHA-256: a bigint
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:name)"), {"name": name})
 
 
 def etag(artifact: Artifact) -> str:
@@ -136,12 +157,25 @@ def _store_bytes(tenant: str, chunks: Iterable[bytes], hint: int | None) -> Stor
                               details={"limit": settings.artifact_max_bytes, "size": hint})
     quotas.admit_bytes(db.session, tenant, hint or 0)
     db.session.rollback()  # no transaction held open while bytes arrive
-    try:
-        stored = store().put(chunks, limit=settings.artifact_max_bytes)
-    except TooLarge as exc:
-        raise PayloadTooLarge("artifact too large", details={"limit": exc.limit}) from exc
-    try:  # exact across processes: the lock is held until the caller's commit
+
+    def before_landing(key: str) -> None:  # both locks are held until the caller's commit
         quotas.lock_storage(db.session, tenant)
+        _lock_key(key)
+
+    try:
+        stored = store().put(chunks, limit=settings.artifact_max_bytes, hint=hint,
+                             before_landing=before_landing)
+    except TooLarge as exc:
+        db.session.rollback()
+        raise PayloadTooLarge("artifact too large", details={"limit": exc.limit}) from exc
+    except StoreFull as exc:
+        db.session.rollback()
+        raise InsufficientStorage("the object store is full",
+                                  details={"size": hint}) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    try:  # exact across processes: the storage lock is held until the caller's commit
         quotas.admit_bytes(db.session, tenant, stored.size)
     except QuotaExceeded:
         db.session.rollback()
@@ -292,14 +326,17 @@ def remove(artifact: Artifact, actor: str, reason: str) -> None:
 def release(keys: Iterable[str]) -> list[str]:
     """Delete from the store those of `keys` no manifest references; returns them."""
     gone = []
-    for key in set(keys):
-        used = db.session.scalar(select(func.count()).select_from(MANIFESTS)  # any tenant's
-                                 .where(MANIFESTS.c.storage_key == key)
-                                 .execution_options(**UNSCOPED))
-        if not used:
-            store().delete(key)
-            gone.append(key)
-    db.session.rollback()
+    for key in sorted(set(keys)):
+        _lock_object(key)  # no upload of the same bytes lands between the count and the delete
+        try:
+            used = db.session.scalar(select(func.count()).select_from(MANIFESTS)  # any tenant's
+                                     .where(MANIFESTS.c.storage_key == key)
+                                     .execution_options(**UNSCOPED))
+            if not used:
+                store().delete(key)
+                gone.append(key)
+        finally:
+            db.session.rollback()  # wrote nothing: ending the transaction frees the lock
     return gone
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth import Principal
-from app.db import utcnow
+from app.db import begin_locking, utcnow
 from app.errors import NotFound, QuotaExceeded
 from app.extensions import db, runtime
 from app.models import ArtifactManifest, Job, JobQuota, TenantQuota
@@ -97,11 +97,7 @@ def _lock_row(session, table, where: tuple, values: dict):
     transaction can open with `BEGIN IMMEDIATE`; on PostgreSQL the row is locked
     `FOR UPDATE`. Either way concurrent admissions of the same row queue until commit.
     """
-    real = session() if callable(session) else session  # the scoped session's current one
-    if real.in_transaction():
-        session.commit()
-    if session.connection().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    begin_locking(session)
     locked = select(table).where(*where).with_for_update()
     row = session.execute(locked).one_or_none()
     if row is None:

@@ -43,3 +43,48 @@ def test_concurrent_if_match_updates_lose_nothing(app, caller, make_artifact):
     body = caller("viewer").get(f"{path}/download").data
     meta = final["metadata"]
     assert body == f"w{meta['writer']}-r{meta['round']}".encode()  # content and metadata agree
+
+
+def test_bytes_uploaded_as_their_last_reference_is_released_are_kept(app, caller, make_artifact):
+    from app.services import artifacts
+
+    data = f"shared bytes {threading.get_ident()} {id(app)}".encode()
+    old, newer = make_artifact(data), make_artifact(None)
+    store = artifacts.store()
+    counted, uploaded = threading.Event(), threading.Event()
+    delete = store.delete
+
+    def delete_after_a_pause(key):  # release() has counted no reference to `key`
+        counted.set()
+        uploaded.wait(3)  # an upload not kept out by the key's lock lands meanwhile
+        delete(key)
+
+    def client_of(owner):
+        owner.client = app.test_client()  # one client per thread
+        return owner
+
+    remover, uploader = client_of(caller("publisher")), client_of(caller("publisher"))
+    answers = {}
+
+    def remove():
+        answers["delete"] = remover.delete(f"/artifacts/{old['id']}").status_code
+
+    def upload():
+        answers["upload"] = uploader.put(f"/artifacts/{newer['id']}",
+                                         json={"content": b64(data)}).status_code
+        uploaded.set()
+
+    store.delete = delete_after_a_pause
+    try:
+        removing = threading.Thread(target=remove)
+        removing.start()
+        assert counted.wait(30)
+        uploading = threading.Thread(target=upload)
+        uploading.start()
+        removing.join(60)
+        uploading.join(60)
+    finally:
+        del store.delete
+    assert answers == {"delete": 204, "upload": 200}
+    download = caller("viewer").get(f"/artifacts/{newer['id']}/download")
+    assert download.status_code == 200 and download.data == data

@@ -9,7 +9,7 @@ import re
 from marshmallow import ValidationError, fields, validate
 
 from app.api.jobs.schemas import NAME
-from app.api.schemas import PageArgsSchema, Schema, page_schema
+from app.api.schemas import BOUNDED_BY, PageArgsSchema, Schema, page_schema
 
 LABEL = validate.Regexp(re.compile(r"^[^\x00-\x1f\x7f]{1,256}$"),
                         error="1-256 characters, no control characters")
@@ -37,7 +37,8 @@ class ArtifactWriteSchema(Schema):
     type = fields.String(validate=TYPE)
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=256)))
     project = fields.String(validate=NAME, allow_none=True)
-    content = Base64(metadata={"description": "the bytes, base64 (bounded by the body limit)"})
+    content = Base64(metadata={"description": "the bytes, base64 (bounded by the body limit)",
+                               BOUNDED_BY: "TASKPLANE_MAX_CONTENT_LENGTH"})
     content_type = fields.String(validate=[CONTENT_TYPE, validate.Length(max=256)])
     expires_at = fields.AwareDateTime(default_timezone=None, allow_none=True)
 
