@@ -8,7 +8,10 @@ from marshmallow import fields, validate
 from config.settings import Settings
 
 _PAGE = Settings()
-# What both databases hold: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit.
+# What the database holds: an `Integer` column is signed 32-bit on PostgreSQL (64 on
+# SQLite), the default bound of an integer; a field stored in a `BigInteger` column
+# (bytes) names `INT64` itself.
+INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
 INT64 = validate.Range(min=-(2**63), max=2**63 - 1)
 # A field that names no tighter bound gets these; the widest String(n) column is 512.
 STRING_MAX = 512
@@ -29,7 +32,7 @@ def bound(field: fields.Field) -> None:
     if BOUNDED_BY in field.metadata:
         return
     if isinstance(field, fields.Integer) and not _has_bound(field, validate.Range):
-        field.validators.append(INT64)
+        field.validators.append(INT32)
     elif isinstance(field, fields.String) and not _has_bound(field, validate.Length):
         field.validators.append(validate.Length(max=STRING_MAX))
     elif isinstance(field, fields.List):

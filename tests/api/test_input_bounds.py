@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.schemas import INT64, STRING_MAX
+from app.api.schemas import INT32, INT64, STRING_MAX
 
 HUGE = 10**30  # over any 64-bit column: OverflowError on SQLite, out of range on PostgreSQL
 
@@ -42,7 +42,7 @@ def artifact(caller):
     return answer.get_json()
 
 
-@pytest.mark.parametrize("version", [HUGE, -HUGE, INT64.max + 1])
+@pytest.mark.parametrize("version", [HUGE, -HUGE, INT64.max + 1, INT32.max + 1])
 def test_a_huge_version_of_a_download_is_422(caller, artifact, expect_error, version):
     admin = caller("admin")
 
@@ -55,11 +55,13 @@ def test_a_huge_version_of_a_download_is_422(caller, artifact, expect_error, ver
     assert "version" in error["details"]
 
 
-def test_the_largest_64_bit_version_is_a_plain_404(caller, artifact, expect_error):
+def test_the_largest_version_a_column_holds_is_a_plain_404(caller, artifact, expect_error):
     admin = caller("admin")
 
     expect_error(admin.get(f"/artifacts/{artifact['id']}/download",
-                           query_string={"version": INT64.max}), 404, "not_found")
+                           query_string={"version": INT32.max}), 404, "not_found")
+    expect_error(admin.get("/jobs/some-id/logs", query_string={"since": INT32.max}), 404,
+                 "not_found")
 
 
 @pytest.mark.parametrize("path, query", [
@@ -99,5 +101,5 @@ def test_the_openapi_document_shows_the_bounds(app):
     download = spec["paths"]["/artifacts/{artifact_id}/download"]
     params = {p["name"]: p["schema"] for p in download["get"]["parameters"]
               + download.get("parameters", [])}
-    assert params["version"]["maximum"] == INT64.max
+    assert params["version"]["maximum"] == INT32.max
     assert params["artifact_id"]["maxLength"] == STRING_MAX

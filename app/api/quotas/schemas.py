@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.schemas import Schema
+from app.api.schemas import INT64, Schema
 
 LIMIT = validate.Range(min=0, max=1_000_000)
 
@@ -51,4 +51,4 @@ class StorageQuotaUpdateSchema(Schema):
     """Body of `PUT /quotas/{tenant}`: the storage limit in bytes, 0 unlimited, null default."""
 
     max_artifact_bytes = fields.Integer(required=True, allow_none=True,
-                                        validate=validate.Range(min=0))
+                                        validate=validate.Range(min=0, max=INT64.max))
