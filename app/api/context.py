@@ -8,9 +8,11 @@ declared with `app.auth.requires`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
+import jwt
 from flask import current_app, g, request
 
 from app.api.proxies import TRUSTED_PEER
@@ -71,6 +73,29 @@ def resolve_principal() -> Principal:
     if "headers" in modes and _headers_believed(settings):
         return principal_from_headers(request.headers)
     raise Unauthenticated("missing credentials", details={"auth_modes": list(modes)})
+
+
+def claimed_identity() -> str:
+    """Who the request says it is, read from its credentials without verifying them.
+
+    An API key's non-secret lookup prefix, a JWT's unverified issuer and subject, or the
+    identity headers' tenant and actor; `none` without credentials. Hashed: a short,
+    fixed-size name fit for a counter's key.
+    """
+    token = _bearer_token()
+    if token is None:
+        headers = request.headers
+        claim = (f"headers:{headers.get('X-Tenant', '')}:{headers.get('X-Actor', '')}"
+                 if "X-Actor" in headers or "X-Tenant" in headers else "none")
+    elif api_keys.is_api_key(token):
+        claim = "apikey:" + token[:api_keys.LOOKUP_LENGTH]
+    else:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+            claim = f"jwt:{claims.get('iss')}:{claims.get('sub')}"
+        except (jwt.PyJWTError, AttributeError):  # AttributeError: claims not an object
+            claim = "jwt:malformed"
+    return hashlib.sha256(claim.encode()).hexdigest()[:24]
 
 
 def is_public(endpoint: str | None) -> bool:

@@ -10,9 +10,14 @@ Over budget: 429 `rate_limited` with `Retry-After` and `X-RateLimit-Limit`, `-Re
 and `-Reset`. When the storage cannot be reached, requests are served unlimited and the
 failure is logged.
 
-Failed authentication has a budget of its own per remote address: every 401 spends it,
-and once it is spent the address is refused 429 before its credentials are even looked
-at, until the window passes, so keys and tokens cannot be guessed at request speed.
+Failed authentication has a budget of its own per remote address and claimed identity
+(`claimed_identity`: the API key's lookup prefix, the JWT's unverified issuer and
+subject, the identity headers' tenant and actor, or none): every 401 spends it, and once
+it is spent that identity is refused 429 from that address before its credentials are
+verified, until the window passes, so one key or token cannot be guessed at request
+speed. A valid credential never answers 401, so its own budget is never spent: a bad
+client behind a shared address (a NAT, a proxy) spends only the budget of the identity
+it claims, and every other caller from that address is served.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from app.api import error_response
-from app.api.context import assign_request_id, is_public, principal_or_none
+from app.api.context import assign_request_id, claimed_identity, is_public, principal_or_none
 from app.services.audit import MUTATING_METHODS  # what is a write: the audit log's rule
 from config.settings import Settings
 
@@ -81,20 +86,24 @@ def _restore_own_retry_after(response):
 
 
 class FailedAuthBudget:
-    """Failed authentications per remote address: 401s spend it; spent → 429 at the door."""
+    """Failed authentications per remote address and claimed identity; spent → 429 at the door."""
 
     def __init__(self, limiter: Limiter, limit: str):
         self.limiter, self.item = limiter, limits.parse(limit)
 
+    @staticmethod
+    def _key() -> tuple[str, str]:
+        return get_remote_address(), claimed_identity()
+
     def refuse_when_spent(self):
-        """Before authentication: 429 `rate_limited` while the address's budget is spent."""
+        """Before authentication: 429 `rate_limited` while this identity's budget is spent."""
         if request.url_rule is None or is_public(request.endpoint):
             return None
-        address = get_remote_address()
+        key = self._key()
         try:
-            if self.limiter.limiter.test(self.item, AUTH_FAILURES, address):
+            if self.limiter.limiter.test(self.item, AUTH_FAILURES, *key):
                 return None
-            reset, _ = self.limiter.limiter.get_window_stats(self.item, AUTH_FAILURES, address)
+            reset, _ = self.limiter.limiter.get_window_stats(self.item, AUTH_FAILURES, *key)
         except Exception:  # storage down: serve, as the other budgets do
             log.exception("rate limit storage unreachable; failed-authentication budget off")
             return None
@@ -104,10 +113,10 @@ class FailedAuthBudget:
                               {"Retry-After": str(max(1, int(reset - time.time())))})
 
     def spend_on_failure(self, response):
-        """After the answer: a 401 spends one unit of the address's budget."""
+        """After the answer: a 401 spends one unit of this identity's budget at this address."""
         if response.status_code == 401:
             try:
-                self.limiter.limiter.hit(self.item, AUTH_FAILURES, get_remote_address())
+                self.limiter.limiter.hit(self.item, AUTH_FAILURES, *self._key())
             except Exception:  # storage down: the answer goes out anyway
                 log.exception("rate limit storage unreachable; a failed authentication "
                               "was not counted")
