@@ -68,16 +68,16 @@ class Schema(ma.Schema):
 
 
 class ErrorSchema(Schema):
-    code = fields.String(metadata={"description": "snake_case error code"})
-    message = fields.String()
-    details = fields.Dict()
-    request_id = fields.String()
+    code = fields.String(required=True, metadata={"description": "snake_case error code"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+    request_id = fields.String(required=True, metadata={"description": "as `X-Request-ID`"})
 
 
 class ErrorEnvelopeSchema(Schema):
     """The body of every error response."""
 
-    error = fields.Nested(ErrorSchema)
+    error = fields.Nested(ErrorSchema, required=True)
 
 
 class PageArgsSchema(Schema):

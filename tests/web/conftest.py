@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import runpy
+
 import pytest
 
-from tests.conftest import worker_env
+from tests.conftest import ROOT, worker_env
 from tests.harness import Gunicorn
 
-# The harness picks its own bind, worker count and class; these put the Procfile's back.
-PROCFILE_WEB = ("--config", "config/gunicorn.py", "--worker-class", "app.web_workers.SyncWorker")
+CONFIG = ROOT / "config" / "gunicorn.py"
+# The harness may pick its own worker class; these put the config file's back.
+PROCFILE_WEB = ("--config", str(CONFIG),
+                "--worker-class", runpy.run_path(str(CONFIG))["worker_class"])
 
 
 @pytest.fixture

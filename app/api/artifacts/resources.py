@@ -26,7 +26,9 @@ from app.services import artifact_links, artifacts
 blp = Blueprint("artifacts", __name__, url_prefix="/artifacts",
                 description="Publish, version and fetch artifacts.")
 
-BYTES = {"content": {"application/octet-stream": {}}}
+# Bytes go out with the type they were stored with (the manifest's `content_type`).
+BYTES = {"description": "The bytes, with the `content_type` they were stored with",
+         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
 
 
 def present(artifact) -> dict:

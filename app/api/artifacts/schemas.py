@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.api.jobs.schemas import NAME
 from app.api.schemas import BOUNDED_BY, PageArgsSchema, Schema, page_schema
@@ -41,6 +41,12 @@ class ArtifactWriteSchema(Schema):
                                BOUNDED_BY: "TASKPLANE_MAX_CONTENT_LENGTH"})
     content_type = fields.String(validate=[CONTENT_TYPE, validate.Length(max=256)])
     expires_at = fields.AwareDateTime(default_timezone=None, allow_none=True)
+
+
+    @validates_schema
+    def _not_empty(self, data, **_kwargs):
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
 
 
 class ArtifactCreateSchema(ArtifactWriteSchema):

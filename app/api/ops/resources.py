@@ -12,6 +12,7 @@ blp = Blueprint("ops", __name__, description="Liveness, health and readiness pro
 
 @blp.route("/livez")
 class Livez(MethodView):
+    @blp.doc(security=[])
     @blp.response(200)
     def get(self):
         """The process is alive."""
@@ -20,6 +21,7 @@ class Livez(MethodView):
 
 @blp.route("/healthz")
 class Healthz(MethodView):
+    @blp.doc(security=[])
     @blp.response(200)
     def get(self):
         """Every dependency's state and the queue depth; always 200."""
@@ -28,6 +30,7 @@ class Healthz(MethodView):
 
 @blp.route("/readyz")
 class Readyz(MethodView):
+    @blp.doc(security=[])
     @blp.response(200)
     @blp.alt_response(503, description="Not ready: a dependency is down or no worker is online")
     def get(self):

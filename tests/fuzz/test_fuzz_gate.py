@@ -1,0 +1,93 @@
+"""The fuzz gate: schemathesis over the whole OpenAPI document, against gunicorn + a worker.
+
+Every operation, streaming ones included, is called with a valid identity (header auth,
+admin role) and with generated valid and invalid input, against the real stack: gunicorn
+started as the Procfile starts it, a Celery worker, Redis, the session's database. The
+gate: no server error, no response outside its documented status, media type, schema or
+the error envelope. Its figures go to `fuzz-figures.json` in the test's folder and the
+test's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import worker_env
+from tests.harness import Gunicorn, http_request, wait_until
+from tests.web.conftest import PROCFILE_WEB
+
+pytestmark = pytest.mark.slow
+
+MAX_EXAMPLES = int(os.environ.get("TASKPLANE_FUZZ_MAX_EXAMPLES", "25"))
+IDENTITY = {"X-Actor": "fuzz", "X-Roles": "admin", "X-Tenant": "t-fuzz"}
+HOOKS = "tests.fuzz.hooks"
+
+
+@pytest.fixture
+def stack(settings, worker, tmp_path):
+    """gunicorn (two workers, the Procfile's settings) beside the session's worker."""
+    # The built-in job types only (no test command that hangs for minutes); streams short.
+    env = dict(worker_env(settings), TASKPLANE_COMMAND_TYPES="",
+               TASKPLANE_STREAM_MAX_SECONDS="2",
+               TASKPLANE_STORAGE_URL=f"file://{tmp_path / 'objects'}")
+    server = Gunicorn("app:create_app()", env, tmp_path / "gunicorn.log", workers=2,
+                      extra_args=PROCFILE_WEB)
+    yield server
+    server.stop()
+
+
+def call(stack, method: str, path: str, body: dict | None = None) -> dict:
+    """One JSON call as the fuzzing identity; the answer's body."""
+    status, answer = http_request(stack.port, method, path,
+                                  None if body is None else json.dumps(body).encode(),
+                                  {**IDENTITY, "Content-Type": "application/json"})
+    assert status < 300, answer
+    return json.loads(answer)
+
+
+def known_objects(stack) -> dict[str, list[str]]:
+    """A finished job, a running one, an artifact with content and an API key, by path name."""
+    done = call(stack, "POST", "/jobs", {"job_type": "echo", "project": "fuzz",
+                                         "payload": {"message": "hi"}})
+    running = call(stack, "POST", "/jobs", {"job_type": "sleep", "project": "fuzz",
+                                            "payload": {"seconds": 120}})
+    wait_until(lambda: call(stack, "GET", f"/jobs/{done['id']}")["status"] == "completed",
+               60, interval=0.1, message="the echo job")
+    artifact = call(stack, "POST", "/artifacts", {"name": "a.txt", "type": "doc",
+                                                  "content": "aGVsbG8=",
+                                                  "content_type": "text/plain"})
+    key = call(stack, "POST", "/api-keys", {"name": "fuzz", "roles": ["viewer"]})
+    return {"job_id": [done["id"], running["id"]], "artifact_id": [artifact["id"]],
+            "key_id": [key["id"]]}
+
+
+def test_fuzzing_the_whole_api_finds_no_server_error_and_no_undocumented_answer(
+        stack, tmp_path):
+    known = known_objects(stack)
+    report = tmp_path / "report.json"
+    argv = [str(Path(sys.executable).parent / "schemathesis"), "run",
+            f"{stack.url}/openapi.json", "--checks", "all",
+            "--exclude-checks", "positive_data_acceptance,ensure_resource_availability,"
+                                "use_after_free,object_level_authorization",
+            "--max-examples", str(MAX_EXAMPLES), "--workers", "2", "--seed", "8",
+            "--request-timeout", "30", "--phases", "examples,coverage,fuzzing",
+            "--suppress-health-check", "all", "--report", "json",
+            "--report-json-path", str(report), "--no-color"]
+    for name, value in IDENTITY.items():
+        argv += ["-H", f"{name}: {value}"]
+    started = time.monotonic()
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, SCHEMATHESIS_HOOKS=HOOKS,
+                                  TASKPLANE_FUZZ_IDS=json.dumps(known)))
+    elapsed = time.monotonic() - started
+    (tmp_path / "schemathesis.out").write_text(run.stdout + run.stderr)
+    print(run.stdout[-6000:])
+    print(f"fuzz gate: {elapsed:.0f} s")
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-3000:]
