@@ -39,11 +39,13 @@ def envelope(raw: bytes, exc: BaseException) -> bytes:
     status_int = int(status)
     message = "internal error" if status_int >= 500 and status_int != 501 else (
         f"{reason}: {exc}" if str(exc) else reason)
+    request_id = uuid.uuid4().hex  # the request was never read far enough to take one
     body = json.dumps({"error": {
         "code": HTTP_ERROR_CODES.get(status_int, "bad_request"), "message": message,
-        "details": {}, "request_id": uuid.uuid4().hex}}).encode()
+        "details": {}, "request_id": request_id}}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Request-ID: {request_id}\r\n\r\n")
     return head.encode("latin1") + body
 
 

@@ -31,7 +31,8 @@ def assert_envelope(headers: dict, body: bytes, code: str) -> dict:
     assert int(headers["Content-Length"]) == len(body)
     error = json.loads(body)["error"]
     assert set(error) == {"code", "message", "details", "request_id"}
-    assert error["code"] == code and error["message"] and error["request_id"]
+    assert error["code"] == code and error["message"]
+    assert error["request_id"] == headers["X-Request-ID"]
     return error
 
 
