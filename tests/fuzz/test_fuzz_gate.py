@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = int(os.environ.get("TASKPLANE_FUZZ_MAX_EXAMPLES", "25"))
 IDENTITY = {"X-Actor": "fuzz", "X-Roles": "admin", "X-Tenant": "t-fuzz"}
 HOOKS = "tests.fuzz.hooks"
+ACCESS_LINE = re.compile(r'"[A-Z]+ \S* HTTP/1\.[01]" \d{3} ')
 
 
 @pytest.fixture
@@ -41,6 +43,11 @@ def stack(settings, worker, tmp_path):
                       extra_args=PROCFILE_WEB)
     yield server
     server.stop()
+
+
+def served(stack) -> int:
+    """Requests gunicorn has answered so far (lines of its access log)."""
+    return len(ACCESS_LINE.findall(stack.log_path.read_text(errors="replace")))
 
 
 def call(stack, method: str, path: str, body: dict | None = None) -> dict:
@@ -82,12 +89,25 @@ def test_fuzzing_the_whole_api_finds_no_server_error_and_no_undocumented_answer(
             "--report-json-path", str(report), "--no-color"]
     for name, value in IDENTITY.items():
         argv += ["-H", f"{name}: {value}"]
+    served_before = served(stack)
     started = time.monotonic()
     run = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                          env=dict(os.environ, SCHEMATHESIS_HOOKS=HOOKS,
                                   TASKPLANE_FUZZ_IDS=json.dumps(known)))
     elapsed = time.monotonic() - started
     (tmp_path / "schemathesis.out").write_text(run.stdout + run.stderr)
-    print(run.stdout[-6000:])
-    print(f"fuzz gate: {elapsed:.0f} s")
+    assert report.exists(), run.stdout[-5000:] + run.stderr[-5000:]
+    result = json.loads(report.read_text())
+    figures = {"operations": result["operations"]["tested"],
+               "operations_in_document": result["operations"]["total"],
+               "test_cases": result["test_cases"]["generated"],
+               "requests": served(stack) - served_before,
+               "failures": result["test_cases"]["with_failures"],
+               "errors": result["test_cases"]["errored"], "seconds": round(elapsed),
+               "max_examples": MAX_EXAMPLES}
+    (tmp_path / "fuzz-figures.json").write_text(json.dumps(figures))
+    print(f"\nfuzz gate: {json.dumps(figures)}")
+
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-3000:]
+    assert figures["failures"] == figures["errors"] == 0
+    assert figures["operations"] == figures["operations_in_document"] > 30
