@@ -134,7 +134,11 @@ class ObjectStore:
         raise NotImplementedError
 
     def sweep_temp(self, max_age: float) -> int:
-        """Remove temp objects of uploads untouched for `max_age` seconds; returns how many."""
+        """Remove temp objects of uploads untouched for `max_age` seconds; returns how many.
+
+        A bucket does this with a lifecycle rule (expire `tmp/`, abort incomplete
+        multipart uploads), which also sees the parts a listing does not: nothing here.
+        """
         return 0
 
 
@@ -342,17 +346,6 @@ class S3Store(ObjectStore):
     def check(self) -> str:
         self.client.head_bucket(Bucket=self.bucket)
         return f"bucket {self.bucket}"
-
-    def sweep_temp(self, max_age: float) -> int:
-        cutoff, removed = time.time() - max_age, 0
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._key("tmp/"))
-        for page in pages:
-            for item in page.get("Contents", []):
-                if item["LastModified"].timestamp() < cutoff:
-                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
-                    removed += 1
-        return removed
 
 
 def open_store(url: str, min_free: int = 0) -> ObjectStore:

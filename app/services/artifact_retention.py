@@ -57,7 +57,7 @@ def stale_temp_files() -> int:
     """Remove temp objects of uploads untouched for the temp max age; returns how many."""
     try:
         return artifacts.store().sweep_temp(runtime.settings.storage_temp_max_age_seconds)
-    except OSError:  # the store unreachable: the next pass tries again
+    except OSError:  # the folder unreadable: the next pass tries again
         log.exception("could not sweep the object store's temp objects")
         return 0
 
