@@ -103,3 +103,15 @@ def test_the_openapi_document_shows_the_bounds(app):
               + download.get("parameters", [])}
     assert params["version"]["maximum"] == INT32.max
     assert params["artifact_id"]["maxLength"] == STRING_MAX
+
+
+@pytest.mark.parametrize("last_id", [str(INT32.max + 1), "9" * 18])
+def test_a_last_event_id_over_the_log_id_column_is_422(caller, expect_error, last_id):
+    alice = caller()
+    job = alice.submit("echo", {"message": "hi"}).get_json()
+
+    error = expect_error(alice.get(f"/jobs/{job['id']}/events",
+                                   headers={"Last-Event-ID": last_id}), 422,
+                         "validation_failed")
+
+    assert "Last-Event-ID" in error["details"]

@@ -37,7 +37,8 @@ STREAMS_FULL = {"schema": ErrorEnvelopeSchema,
 LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
                  "description": "the `id` of the last event received (what `EventSource` "
                                 "sends when it reconnects): resume after it; wins over `since`",
-                 "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,10}$",
+                            "maxLength": 10}}
 JOB_COLUMNS = tuple(name for name in JobSchema().fields if name not in ("timeline", "artifacts"))
 
 

@@ -15,13 +15,14 @@ import socket
 
 from flask import Response, request, stream_with_context
 
+from app.api.schemas import INT32
 from app.errors import ValidationFailed
 from app.models import Job, JobLog
 from app.services import job_streams, jobs
 
 NDJSON = "application/x-ndjson"
 SSE_RETRY_MS = 2000  # how long an EventSource waits before it reconnects (with Last-Event-ID)
-MAX_CURSOR_DIGITS = 18  # every such number fits the log id column (a signed 64-bit integer)
+MAX_CURSOR_DIGITS = 10  # and at most INT32.max: the log id column is 32-bit on PostgreSQL
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -96,7 +97,8 @@ def resume_cursor(since: int) -> int:
     last_id = request.headers.get("Last-Event-ID")
     if last_id is None or last_id == "":
         return since
-    if not (last_id.isascii() and last_id.isdigit() and len(last_id) <= MAX_CURSOR_DIGITS):
+    if not (last_id.isascii() and last_id.isdigit() and len(last_id) <= MAX_CURSOR_DIGITS
+            and int(last_id) <= INT32.max):
         raise ValidationFailed("Last-Event-ID must be an event id this stream sent",
                                details={"Last-Event-ID": ["not an event id"]})
     return int(last_id)
