@@ -66,5 +66,12 @@ def test_web_threads_are_the_stream_slots_plus_threads_for_other_requests(monkey
     monkeypatch.setenv("TASKPLANE_STREAM_SLOTS", "10")
     monkeypatch.setenv("WEB_REQUEST_THREADS", "4")
     config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
-    assert config["worker_class"] == "gthread"
+    from gunicorn.util import load_class
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from app.web_workers import EnvelopeErrors
+
+    worker_class = load_class(config["worker_class"])
+    assert issubclass(worker_class, ThreadWorker)  # gthread, its own errors in the envelope
+    assert issubclass(worker_class, EnvelopeErrors)
     assert config["threads"] == 14

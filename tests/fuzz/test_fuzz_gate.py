@@ -22,7 +22,6 @@ import pytest
 
 from tests.conftest import worker_env
 from tests.harness import Gunicorn, http_request, wait_until
-from tests.web.conftest import PROCFILE_WEB
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +38,7 @@ def stack(settings, worker, tmp_path):
     env = dict(worker_env(settings), TASKPLANE_COMMAND_TYPES="",
                TASKPLANE_STREAM_MAX_SECONDS="2",
                TASKPLANE_STORAGE_URL=f"file://{tmp_path / 'objects'}")
-    server = Gunicorn("app:create_app()", env, tmp_path / "gunicorn.log", workers=2,
-                      extra_args=PROCFILE_WEB)
+    server = Gunicorn("app:create_app()", env, tmp_path / "gunicorn.log", workers=2)
     yield server
     server.stop()
 
