@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import worker_env
+from tests.conftest import ROOT, worker_env
 from tests.harness import Gunicorn, http_request, wait_until
 
 pytestmark = pytest.mark.slow
@@ -89,8 +89,9 @@ def test_fuzzing_the_whole_api_finds_no_server_error_and_no_undocumented_answer(
         argv += ["-H", f"{name}: {value}"]
     served_before = served(stack)
     started = time.monotonic()
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                         env=dict(os.environ, SCHEMATHESIS_HOOKS=HOOKS,
+    # Run in the test's folder, where schemathesis keeps its cache; the hooks from here.
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                         env=dict(os.environ, SCHEMATHESIS_HOOKS=HOOKS, PYTHONPATH=str(ROOT),
                                   TASKPLANE_FUZZ_IDS=json.dumps(known)))
     elapsed = time.monotonic() - started
     (tmp_path / "schemathesis.out").write_text(run.stdout + run.stderr)
