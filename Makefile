@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install redis-server run test lint bench clean
+.PHONY: install redis-server promtool run test lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ redis-server:  ## install redis-server from Debian's packages when it is missing
 	  echo "installing redis-server"; \
 	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends redis-server; }
 
+promtool:  ## install Prometheus's promtool from Debian's packages when it is missing
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing prometheus (for promtool)"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+
 run: install redis-server  ## web, worker, beat and Flower on this machine (Ctrl-C stops all)
 	$(BIN)/taskplane dev
 
-test: install redis-server  ## lint, then the whole suite against real Redis and a real worker
+test: install redis-server promtool  ## lint, then the whole suite against real Redis and a real worker
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -378,6 +378,7 @@ def dev(procfile: str) -> None:
                PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
     env.setdefault("PORT", "8000")
     env.setdefault("FLOWER_PORT", "5555")
+    env.setdefault("TASKPLANE_LOG_FORMAT", "text")  # a terminal: lines for people
     if not env.get("FLOWER_BASIC_AUTH"):
         env["FLOWER_BASIC_AUTH"] = f"admin:{secrets.token_urlsafe(12)}"
         click.echo(f"Flower login (set FLOWER_BASIC_AUTH to choose): {env['FLOWER_BASIC_AUTH']}")

@@ -9,6 +9,12 @@ thread of its process, never a whole process, and takes one of the process's
 `TASKPLANE_STREAM_SLOTS`; the threads beyond the slots (`WEB_REQUEST_THREADS`) are left
 for every other request, so no number of open or abandoned streams keeps `/livez` or a
 submit waiting. Idle keep-alive connections wait in the worker's poller, not in a thread.
+
+Metrics: every worker writes to one prometheus-client multiprocess folder
+(`PROMETHEUS_MULTIPROC_DIR`, default `var/metrics/web-<port>`), wiped when the master
+starts; a worker that exits is marked dead. Tracing is set up in each worker after fork.
+Logs: gunicorn's own lines use Taskplane's formatter; the app logs one line per request,
+so gunicorn's access log is off.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-from config.settings import Settings
+from config.settings import Settings, var_dir
 
 settings = Settings.from_env()
 # Checked once in the master, so a missing or wrong setting is one line, not a traceback
@@ -26,7 +32,8 @@ try:
 except RuntimeError as exc:
     sys.exit(f"taskplane: {exc}")
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+_port = os.environ.get("PORT", "8000")
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread, with the mixin that answers what gunicorn refuses before the app runs (request
 # line or headers over the limits below, a malformed request) in the JSON error envelope.
@@ -45,4 +52,45 @@ keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-accesslog = "-"
+accesslog = None
+# Set before any worker imports prometheus-client, which picks its mode on import.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var_dir() / "metrics" / f"web-{_port}"))
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"taskplane": {"()": "app.logs.formatter",
+                                 "log_format": settings.log_format}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "taskplane",
+                             "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "propagate": True},
+                "gunicorn.access": {"level": "INFO", "propagate": True}},
+}
+
+
+def on_starting(server):
+    """Master, once: an empty metrics folder, so no dead process from a last run counts."""
+    from app.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def post_fork(server, worker):
+    """Each worker: its own tracer provider and exporter thread (when `OTEL_*` asks for one)."""
+    from app.tracing import configure
+
+    configure("taskplane-web")
+
+
+def worker_exit(server, worker):
+    """In the worker that ends: send the spans it still holds."""
+    from app.tracing import shutdown
+
+    shutdown()
+
+
+def child_exit(server, worker):
+    """Master: a worker is gone; its live gauges no longer count."""
+    from app.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

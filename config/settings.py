@@ -14,6 +14,7 @@ HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                   "ES512", "EdDSA")
 MIN_JWT_SECRET_BYTES = 32
+LOG_FORMATS = ("json", "text")
 REDIS_SCHEMES = ("redis", "rediss")
 
 
@@ -22,12 +23,18 @@ def broker_scheme(url: str) -> str:
     return url.partition("://")[0].lower()
 
 
-def _var_dir(environ) -> Path:
+def var_dir(environ=None) -> Path:
+    """Where the embedded stack keeps its files (`TASKPLANE_VAR_DIR`, default `./var`)."""
+    environ = os.environ if environ is None else environ
     return Path(environ.get("TASKPLANE_VAR_DIR", ROOT / "var"))
 
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _networks(cidrs) -> tuple:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -84,6 +91,16 @@ class Settings:
     rate_limit_write: str = "120/minute"
     rate_limit_read: str = "600/minute"
     rate_limit_auth_failures: str = "60/minute"
+    log_format: str = "json"
+    log_level: str = "INFO"
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    metrics_token: str = ""
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
+    workers_online_cache_seconds: float = 5.0
+    slow_request_ms: float = 1000.0
+    slow_requests_kept: int = 1000
+    slow_requests_ready_max: int = 0
 
     _ENV = {
         "env": ("TASKPLANE_ENV", str),
@@ -130,6 +147,16 @@ class Settings:
         "rate_limit_write": ("TASKPLANE_RATE_LIMIT_WRITE", str),
         "rate_limit_read": ("TASKPLANE_RATE_LIMIT_READ", str),
         "rate_limit_auth_failures": ("TASKPLANE_RATE_LIMIT_AUTH_FAILURES", str),
+        "log_format": ("TASKPLANE_LOG_FORMAT", str),
+        "log_level": ("TASKPLANE_LOG_LEVEL", str),
+        "metrics_allow": ("TASKPLANE_METRICS_ALLOW", _list),
+        "metrics_token": ("TASKPLANE_METRICS_TOKEN", str),
+        "worker_metrics_port": ("TASKPLANE_WORKER_METRICS_PORT", int),
+        "worker_metrics_host": ("TASKPLANE_WORKER_METRICS_HOST", str),
+        "workers_online_cache_seconds": ("TASKPLANE_WORKERS_ONLINE_CACHE_SECONDS", float),
+        "slow_request_ms": ("TASKPLANE_SLOW_REQUEST_MS", float),
+        "slow_requests_kept": ("TASKPLANE_SLOW_REQUESTS_KEPT", int),
+        "slow_requests_ready_max": ("TASKPLANE_SLOW_REQUESTS_READY_MAX", int),
     }
 
     @classmethod
@@ -144,9 +171,9 @@ class Settings:
         settings = cls(**values)
         defaults = {}
         if not settings.database_url:
-            defaults["database_url"] = f"sqlite:///{_var_dir(environ) / 'taskplane.db'}"
+            defaults["database_url"] = f"sqlite:///{var_dir(environ) / 'taskplane.db'}"
         if not settings.storage_url:
-            defaults["storage_url"] = f"file://{_var_dir(environ) / 'objects'}"
+            defaults["storage_url"] = f"file://{var_dir(environ) / 'objects'}"
         if not settings.redis_url and settings.broker_is_redis:
             defaults["redis_url"] = settings.broker_url
         return dataclasses.replace(settings, **defaults) if defaults else settings
@@ -164,7 +191,12 @@ class Settings:
     @property
     def trusted_networks(self) -> tuple:
         """`trusted_proxies` as `ipaddress` networks (a bare address is a /32 or /128)."""
-        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies)
+        return _networks(self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple:
+        """`metrics_allow` as `ipaddress` networks: the peers `/metrics` answers."""
+        return _networks(self.metrics_allow)
 
     def check(self) -> None:
         """Refuse settings that are unsafe for the configured profile, or inconsistent."""
@@ -183,6 +215,12 @@ class Settings:
             _ = self.trusted_networks
         except ValueError as exc:
             raise RuntimeError(f"TASKPLANE_TRUSTED_PROXIES: {exc}") from exc
+        try:
+            _ = self.metrics_networks
+        except ValueError as exc:
+            raise RuntimeError(f"TASKPLANE_METRICS_ALLOW: {exc}") from exc
+        if self.log_format not in LOG_FORMATS:
+            raise RuntimeError(f"TASKPLANE_LOG_FORMAT: one of {list(LOG_FORMATS)}")
         if self.production and "headers" in self.auth_modes and not self.trusted_proxies:
             raise RuntimeError(
                 "header auth in production needs TASKPLANE_TRUSTED_PROXIES "

@@ -7,9 +7,11 @@ modules are imported here, after configuration, because registering needs the ca
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from flask import Flask
 
-from app import create_app
+from app import create_app, tracing
 from app.extensions import celery_app, runtime
 
 try:
@@ -22,13 +24,15 @@ class FlaskTask(celery_app.Task):
     """Runs each task inside the Flask app context, as Flask's Celery pattern does."""
 
     def __call__(self, *args, **kwargs):
-        with flask_app.app_context():
+        job_type = getattr(self, "job_type_name", None)
+        span = tracing.job_span(self.request.id, job_type) if job_type else nullcontext()
+        with flask_app.app_context(), span:
             return self.run(*args, **kwargs)
 
 
 celery_app.Task = FlaskTask
 
-from tasks import signals, sweeper  # noqa: E402,F401 - registers handlers and beat task
+from tasks import signals, sweeper, telemetry  # noqa: E402,F401 - handlers and beat task
 from tasks.runner import register_job_tasks  # noqa: E402
 
 register_job_tasks(celery_app, runtime.catalog)

@@ -39,6 +39,7 @@ class JobContext:
         self.actor = job.actor
         self.attempt = job.attempts
         self.max_retries = job.max_retries
+        self.trace_id = job.trace_id
         self.payload = job.payload
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -90,7 +91,7 @@ class JobContext:
             message = json.dumps({"msg": message, "level": level, "tenant": self.tenant,
                                   "project": self.project, "job_id": self.job_id,
                                   "job_type": self.job_type, "attempt": self.attempt,
-                                  **fields}, default=str)
+                                  "trace_id": self.trace_id, **fields}, default=str)
         entry = jobs.log_entry(self.job_id, self.attempt, message, stream=stream, level=level)
         with self._lock:
             self._logs.append(entry)

@@ -22,7 +22,7 @@ from app.errors import Forbidden, Unauthenticated
 from app.extensions import db, runtime
 from app.services import api_keys, tenancy
 
-PUBLIC_ENDPOINTS = {"ops.Healthz", "ops.Readyz", "ops.Livez", "static",
+PUBLIC_ENDPOINTS = {"ops.Healthz", "ops.Readyz", "ops.Livez", "ops.Metrics", "static",
                     "artifacts.SignedDownload"}  # a signed link is its own credential
 PUBLIC_PREFIXES = ("api-docs.",)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -5,8 +5,10 @@ from app.models.audit import AuditRecord
 from app.models.events import GovernanceEvent
 from app.models.identity import ApiKey
 from app.models.jobs import Job, JobLog, JobTransition, new_id
+from app.models.ops import SlowRequest
 from app.models.periodic import PeriodicRun
 from app.models.quotas import JobQuota, TenantQuota
 
 __all__ = ["ApiKey", "Artifact", "ArtifactManifest", "AuditRecord", "GovernanceEvent", "Job",
-           "JobLog", "JobQuota", "JobTransition", "PeriodicRun", "TenantQuota", "new_id"]
+           "JobLog", "JobQuota", "JobTransition", "PeriodicRun", "SlowRequest", "TenantQuota",
+           "new_id"]

@@ -47,11 +47,16 @@ def workers_online(timeout: float, every: bool = False) -> list[str]:
 
 
 def queue_depths() -> dict[str, int]:
-    """Messages waiting per queue (all priorities included)."""
+    """Messages waiting per queue, every priority included.
+
+    On Redis, kombu keeps priority p > 0 of queue q in its own list `q:p`
+    (`sep=":"`, `priority_steps` 0-9); a passive declare sums the lengths of all of them.
+    """
     if not runtime.settings.broker_is_redis:
         return _amqp_queue_depths()
     depths = {}
     with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)  # a broker down answers at once
         channel = conn.default_channel
         for queue in celery_app.conf.task_queues:
             try:

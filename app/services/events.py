@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import GovernanceEvent
+from app.services import job_telemetry
 from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.events")
@@ -69,6 +70,7 @@ def _forget_rolled_back(session) -> None:
 def emit_for_job_status(session, job, **data) -> None:
     """The governance event that goes with `job` having just entered its current status."""
     emit(session, JOB_STATUS_EVENTS[job.status], tenant=job.tenant, job=job, **data)
+    job_telemetry.observe(session, job)
 
 
 def list_events(session, tenant: str, *, filters: dict, cursor: str | None, limit: int) -> Page:

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import text
 
 from app.extensions import db, runtime
-from app.services import artifacts, dispatch, job_streams
+from app.services import artifacts, dispatch, job_streams, slow_requests
 
 
 def _timed(check) -> dict:
@@ -67,8 +67,24 @@ def report() -> dict:
         depth = {}
     checks["object_store"] = _timed(lambda: _shared_object_store(names))
     down = sorted(name for name, check in checks.items() if check["status"] != "ok")
-    return {"status": "ok" if not down else "degraded", "ready": not down,
-            "reasons": [f"{name}: {checks[name]['detail']}" for name in down],
-            "checks": checks, "queue_depth": depth,
+    reasons = [f"{name}: {checks[name]['detail']}" for name in down]
+    slow = _slow_requests()
+    limit = runtime.settings.slow_requests_ready_max
+    if limit and (slow.get("last_5_minutes") or 0) > limit:
+        reasons.append(f"slow_requests: {slow['last_5_minutes']} in the last 5 minutes "
+                       f"(more than {limit})")
+    return {"status": "ok" if not reasons else "degraded", "ready": not reasons,
+            "reasons": reasons, "checks": checks, "queue_depth": depth,
             "streams": {"open": job_streams.slots.open,  # in the process that answered
-                        "slots": runtime.settings.stream_slots}}
+                        "slots": runtime.settings.stream_slots},
+            "slow_requests": slow}
+
+
+def _slow_requests() -> dict:
+    try:
+        return slow_requests.recent(db.session)
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        db.session.rollback()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        db.session.rollback()

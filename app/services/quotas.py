@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import math
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth import Principal
@@ -85,9 +85,46 @@ def _usage(session, spec: JobType, row, tenant: str) -> Usage:
         select(func.count()).where(*of_type, Job.status.in_(ACTIVE)).scalar_subquery(),
         select(func.count()).where(*of_type, Job.created_at >= now - WINDOW).scalar_subquery(),
     )).one()
+    max_active, per_hour = _limits(spec, row)
+    return Usage(spec.name, max_active, active, per_hour, hourly)
+
+
+def _limits(spec: JobType, row) -> tuple[int, int]:
+    """`max_active` and `max_per_hour`: `row`'s overrides, else the catalog's defaults."""
     max_active = row.max_active if row and row.max_active is not None else spec.max_active
     per_hour = row.max_per_hour if row and row.max_per_hour is not None else spec.max_per_hour
-    return Usage(spec.name, max_active, active, per_hour, hourly)
+    return max_active, per_hour
+
+
+def usage_fractions() -> dict[tuple[str, str, str], float]:
+    """Every tenant's usage of each quota as a fraction of its limit, in one grouped query.
+
+    Keys are `(tenant, job_type, quota)` with quota `max_active` or `max_per_hour`; only
+    pairs with an active job or a submission in the last hour appear (others are at 0).
+    Read at scrape time by `/metrics`, across tenants: the caller's session is unscoped.
+    """
+    since = utcnow() - WINDOW
+    recent = Job.created_at >= since
+    rows = db.session.execute(
+        select(Job.tenant, Job.job_type,
+               func.sum(case((Job.status.in_(ACTIVE), 1), else_=0)).label("active"),
+               func.sum(case((recent, 1), else_=0)).label("hourly"),
+               JobQuota.max_active, JobQuota.max_per_hour)
+        .outerjoin(JobQuota, (JobQuota.tenant == Job.tenant)
+                   & (JobQuota.job_type == Job.job_type))
+        .where(Job.status.in_(ACTIVE) | recent)
+        .group_by(Job.tenant, Job.job_type, JobQuota.max_active, JobQuota.max_per_hour))
+    fractions = {}
+    for row in rows:
+        spec = runtime.catalog.get(row.job_type)
+        if spec is None:
+            continue
+        max_active, per_hour = _limits(spec, row)
+        key = (row.tenant, row.job_type)
+        fractions[(*key, "max_active")] = _percent(row.active, max_active) / 100
+        fractions[(*key, "max_per_hour")] = _percent(row.hourly, per_hour) / 100
+    db.session.rollback()
+    return fractions
 
 
 def _lock_row(session, table, where: tuple, values: dict):

@@ -32,11 +32,12 @@ def _get(url: str, **kwargs):
 
 
 def test_dev_serves_api_worker_and_flower_and_ctrl_c_stops_everything(tmp_path):
-    api, flower, broker = free_port(), free_port(), free_port()
+    api, flower, broker, job_metrics = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TASKPLANE_", "FLOWER_"))}
     env.update(TASKPLANE_VAR_DIR=str(tmp_path / "var"), PORT=str(api),
-               FLOWER_PORT=str(flower), TASKPLANE_BROKER_URL=f"redis://127.0.0.1:{broker}/0")
+               FLOWER_PORT=str(flower), TASKPLANE_BROKER_URL=f"redis://127.0.0.1:{broker}/0",
+               TASKPLANE_WORKER_METRICS_PORT=str(job_metrics))
     log = (tmp_path / "dev.log").open("w+")
     dev = subprocess.Popen([str(Path(sys.executable).parent / "taskplane"), "dev"], env=env,
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -53,6 +54,11 @@ def test_dev_serves_api_worker_and_flower_and_ctrl_c_stops_everything(tmp_path):
                                                      headers=HEADERS, timeout=5).json())
                           ["status"] == "completed" and j, 30, message="the job to complete")
         assert done["attempts"] == 1
+        completed = 'service_jobs_total{job_type="echo",status="completed"} 1.0'
+        wait_until(lambda: (r := _get(f"http://127.0.0.1:{job_metrics}/metrics")) is not None
+                   and completed in r.text, 30, message="the worker's job metrics")
+        web_metrics = _get(f"{base}/metrics")
+        assert 'service_jobs_total{job_type="echo",status="queued"} 1.0' in web_metrics.text
 
         log.seek(0)
         login = next(line.split(": ", 1)[1].strip() for line in log

@@ -190,8 +190,7 @@ def test_report_renders_the_tenants_window_and_nothing_of_another_tenant(
     assert result["counts"]["audit"] == len(audited)
     assert result["counts"]["by_outcome"]["denied"] == 1
     assert result["counts"]["by_outcome"]["failed"] == 1
-    logged = [json.loads(e["message"]) for e in job_logs(job["id"])
-              if e["message"].startswith("{")]
+    logged = [e["fields"] for e in job_logs(job["id"]) if "fields" in e]
     assert [line["event"] for line in logged] == ["audit_report_started", "audit_report_read",
                                                   "audit_report_finished"]
     assert {(line["tenant"], line["project"], line["job_id"]) for line in logged} == {

@@ -17,6 +17,7 @@ from app.api.jobs.schemas import (
     ResultSchema,
 )
 from app.api.schemas import ErrorEnvelopeSchema
+from app.api.telemetry import request_trace_id
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
 from app.services import artifacts, jobs
@@ -80,7 +81,7 @@ class Jobs(MethodView):
     def post(self, body):
         """Submit a job; `Idempotency-Key` makes a repeated submit return the first job."""
         job, created = jobs.submit(current_principal(), idempotency_key=_idempotency_key(),
-                                   **body)
+                                   trace_id=request_trace_id(), **body)
         headers = {"Location": url_for("jobs.Job", job_id=job.id)}
         if not created:
             headers["Idempotent-Replayed"] = "true"

@@ -17,6 +17,7 @@ from flask import Response, request, stream_with_context
 
 from app.api.schemas import INT32
 from app.errors import ValidationFailed
+from app.logs import json_object
 from app.models import Job, JobLog
 from app.services import job_streams, jobs
 
@@ -27,9 +28,13 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def log_entry(entry: JobLog) -> dict:
-    """One log line as NDJSON / SSE data."""
-    return {"id": entry.id, "at": entry.at.isoformat(), "attempt": entry.attempt,
+    """One log line as NDJSON / SSE data; a structured line's fields stay a JSON object."""
+    line = {"id": entry.id, "at": entry.at.isoformat(), "attempt": entry.attempt,
             "stream": entry.stream, "level": entry.level, "message": entry.message}
+    fields = json_object(entry.message)
+    if fields is not None:
+        line.update(message=str(fields.pop("msg", "")), fields=fields)
+    return line
 
 
 def render_text(entry: JobLog) -> str:

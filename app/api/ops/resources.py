@@ -1,13 +1,22 @@
-"""Operator probes: `/livez`, `/healthz`, `/readyz` (no authentication)."""
+"""Operator endpoints: probes (`/livez`, `/healthz`, `/readyz`), `/metrics`, slow requests."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
+from flask import Response, request
 from flask.views import MethodView
 
+from app import metrics
 from app.api import Blueprint
-from app.services import health
+from app.api.ops.schemas import SlowRequestListArgsSchema, SlowRequestPageSchema
+from app.auth import Permission, requires
+from app.errors import Forbidden
+from app.extensions import runtime
+from app.services import dispatch, health, quotas, slow_requests
 
-blp = Blueprint("ops", __name__, description="Liveness, health and readiness probes.")
+blp = Blueprint("ops", __name__, description="Probes, Prometheus metrics and slow requests.")
 
 
 @blp.route("/livez")
@@ -24,7 +33,7 @@ class Healthz(MethodView):
     @blp.doc(security=[])
     @blp.response(200)
     def get(self):
-        """Every dependency's state and the queue depth; always 200."""
+        """Every dependency's state, the queue depth and recent slow requests; always 200."""
         return health.report()
 
 
@@ -32,8 +41,61 @@ class Healthz(MethodView):
 class Readyz(MethodView):
     @blp.doc(security=[])
     @blp.response(200)
-    @blp.alt_response(503, description="Not ready: a dependency is down or no worker is online")
+    @blp.alt_response(503, description="Not ready: a dependency is down, no worker is online, "
+                                       "or too many slow requests")
     def get(self):
-        """Ready to take work: 503 with the reasons when a dependency is down."""
+        """Ready to take work: 503 with the reasons when it is not."""
         report = health.report()
         return report, (200 if report["ready"] else 503)
+
+
+def _metrics_allowed() -> bool:
+    """A peer of `TASKPLANE_METRICS_ALLOW`, or the bearer token `TASKPLANE_METRICS_TOKEN`."""
+    settings = runtime.settings
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if settings.metrics_token and scheme.lower() == "bearer":
+        return hmac.compare_digest(token.strip().encode(), settings.metrics_token.encode())
+    try:
+        peer = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(peer in network for network in settings.metrics_networks)
+
+
+_PINGED = metrics.Cached(
+    lambda: len(dispatch.workers_online(min(runtime.settings.worker_ping_timeout, 1.0))))
+_READY = metrics.Cached(lambda: health.report()["ready"])
+
+
+def _workers_online() -> int:
+    return _PINGED(runtime.settings.workers_online_cache_seconds)
+
+
+def _ready() -> bool:
+    return _READY(runtime.settings.workers_online_cache_seconds)
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.response(200, content_type="text/plain")
+    @blp.alt_response(403, description="Peer not allowed and no valid bearer token")
+    def get(self):
+        """Prometheus text exposition, summed over every web process of this host."""
+        if not _metrics_allowed():
+            raise Forbidden("metrics are not served to this peer",
+                            details={"allow": "TASKPLANE_METRICS_ALLOW or "
+                                              "TASKPLANE_METRICS_TOKEN"})
+        body, content_type = metrics.exposition(metrics.ScrapeTimeCollector(
+            dispatch.queue_depths, quotas.usage_fractions, _workers_online, _ready))
+        return Response(body, content_type=content_type)
+
+
+@blp.route("/ops/slow-requests")
+class SlowRequests(MethodView):
+    @requires(Permission.READ_GOVERNANCE)
+    @blp.arguments(SlowRequestListArgsSchema, location="query")
+    @blp.response(200, SlowRequestPageSchema)
+    def get(self, args):
+        """The tenant's most recent slow requests, newest first."""
+        page = slow_requests.list_slow_requests(args["cursor"], args["limit"])
+        return {"items": page.items, "next_cursor": page.next_cursor}
