@@ -46,6 +46,11 @@ class Stack:
         assert response.status_code == 200, response.text
         return response.text
 
+    def stop(self) -> None:
+        """Stop gunicorn, then the worker."""
+        self.web.stop()
+        self.worker.stop()
+
     def worker_metrics(self) -> str:
         """The worker's job metrics."""
         return requests.get(f"http://127.0.0.1:{self.worker_metrics_port}/metrics",
@@ -63,23 +68,17 @@ def value(exposition: str, name: str, **labels) -> float:
     return samples(exposition).get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-@pytest.fixture(scope="package")
-def stack(settings, app_factory, redis_url, tmp_path_factory):
-    """gunicorn with 2 workers serving /metrics (loopback refused: token only) and a worker.
-
-    Every request counts as slow here (threshold 0 ms), so each one is kept and logged.
-    """
+def start_stack(settings, app_factory, redis_url, folder, broker_db: int, **extra_env):
+    """gunicorn (2 workers, config/gunicorn.py) and a worker serving its job metrics."""
     from app.extensions import celery_app
 
-    folder = tmp_path_factory.mktemp("observability")
-    broker = own_broker(redis_url, 3)
-    env = worker_env(dict(settings, broker_url=broker))
+    broker = own_broker(redis_url, broker_db)
+    env = {k: v for k, v in worker_env(dict(settings, broker_url=broker)).items()
+           if not k.startswith("OTEL_")}
     env.update(TASKPLANE_SLOW_REQUEST_MS="0",  # every request is slow: counted, kept
-                TASKPLANE_LOG_FORMAT="json",
-               TASKPLANE_METRICS_ALLOW="10.255.255.0/24", TASKPLANE_METRICS_TOKEN=METRICS_TOKEN,
-               TASKPLANE_WORKERS_ONLINE_CACHE_SECONDS="0")
-    for name in [k for k in env if k.startswith("OTEL_")]:
-        del env[name]
+               TASKPLANE_LOG_FORMAT="json", TASKPLANE_METRICS_ALLOW="10.255.255.0/24",
+               TASKPLANE_METRICS_TOKEN=METRICS_TOKEN, TASKPLANE_WORKERS_ONLINE_CACHE_SECONDS="0",
+               **extra_env)
     worker_port = free_port()
     worker_env_ = dict(env, TASKPLANE_WORKER_METRICS_PORT=str(worker_port),
                        PROMETHEUS_MULTIPROC_DIR=str(folder / "worker-metrics"))
@@ -93,9 +92,19 @@ def stack(settings, app_factory, redis_url, tmp_path_factory):
     except Exception:
         worker.stop()
         raise
-    yield Stack(web, worker, worker_port, web_dir)
-    web.stop()
-    worker.stop()
+    return Stack(web, worker, worker_port, web_dir)
+
+
+@pytest.fixture(scope="package")
+def stack(settings, app_factory, redis_url, tmp_path_factory):
+    """gunicorn with 2 workers serving /metrics (loopback refused: token only) and a worker.
+
+    Every request counts as slow here (threshold 0 ms), so each one is kept and logged.
+    """
+    running = start_stack(settings, app_factory, redis_url,
+                          tmp_path_factory.mktemp("observability"), 3)
+    yield running
+    running.stop()
     app_factory()  # back to the session's broker for the tests that follow
 
 
