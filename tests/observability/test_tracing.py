@@ -96,7 +96,8 @@ def traced(settings, app_factory, redis_url, tmp_path_factory, receiver):
 
 
 def test_one_trace_holds_http_publish_task_and_sql_spans(traced, receiver, app_factory):
-    tenant, trace_id, caller_span = f"t-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex, "00f067aa0ba902b7"
+    tenant, trace_id = f"t-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    caller_span = "00f067aa0ba902b7"
     response = traced.call("POST", "/jobs", tenant, headers={
         "traceparent": f"00-{trace_id}-{caller_span}-01"},
         json={"job_type": "echo", "project": "proj", "payload": {"message": "traced"}})
