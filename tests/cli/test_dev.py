@@ -68,6 +68,10 @@ def test_dev_serves_api_worker_and_flower_and_ctrl_c_stops_everything(tmp_path):
         wait_until(lambda: _get(flower_url) is not None, 30, message="Flower")
         assert _get(flower_url).status_code == 401
         assert _get(flower_url, auth=(user, password)).status_code == 200
+        flower_metrics = wait_until(  # without the login, as the README says; job tasks by type
+            lambda: (r := _get(f"http://127.0.0.1:{flower}/metrics")) is not None
+            and "taskplane.job.echo" in r.text and r, 30, message="Flower's task metrics")
+        assert flower_metrics.status_code == 200
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # AOF on
         assert (tmp_path / "var" / "taskplane.db").is_file()  # migrated SQLite
     finally:

@@ -10,7 +10,8 @@ from flask.views import MethodView
 
 from app import metrics
 from app.api import Blueprint
-from app.api.ops.schemas import SlowRequestListArgsSchema, SlowRequestPageSchema
+from app.api.ops.schemas import SlowRequestPageSchema
+from app.api.schemas import PageArgsSchema
 from app.auth import Permission, requires
 from app.errors import Forbidden
 from app.extensions import runtime
@@ -93,7 +94,7 @@ class Metrics(MethodView):
 @blp.route("/ops/slow-requests")
 class SlowRequests(MethodView):
     @requires(Permission.READ_GOVERNANCE)
-    @blp.arguments(SlowRequestListArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, SlowRequestPageSchema)
     def get(self, args):
         """The tenant's most recent slow requests, newest first."""

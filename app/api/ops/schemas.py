@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from app.api.schemas import PageArgsSchema, Schema, page_schema
+from app.api.schemas import Schema, page_schema
 
 
 class SlowRequestSchema(Schema):
@@ -22,7 +22,3 @@ class SlowRequestSchema(Schema):
 
 
 SlowRequestPageSchema = page_schema(SlowRequestSchema, "SlowRequestPage")
-
-
-class SlowRequestListArgsSchema(PageArgsSchema):
-    pass
