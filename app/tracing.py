@@ -20,7 +20,7 @@ from opentelemetry.propagators.textmap import DefaultGetter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 EXPORTERS = ("otlp", "otlp_proto_http", "console")
-_state = {"provider": None, "pid": None}
+_state = {"provider": None, "pid": None, "deferred": False}
 _W3C = TraceContextTextMapPropagator()
 
 
@@ -37,6 +37,11 @@ def _exporter_names(environ=None) -> list[str]:
     unknown = sorted(set(names) - set(EXPORTERS))
     if unknown:
         raise RuntimeError(f"OTEL_TRACES_EXPORTER: unsupported {unknown}; use {list(EXPORTERS)}")
+    protocol = (environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
+    if protocol != "http/protobuf" and set(names) & {"otlp", "otlp_proto_http"}:
+        raise RuntimeError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: Taskplane exports "
+                           "OTLP over HTTP (http/protobuf)")
     return names
 
 
@@ -75,10 +80,21 @@ def configure(service_name: str) -> bool:
     return True
 
 
+def defer_to_fork() -> None:
+    """This process forks its span makers later (Celery's main process): set up none here."""
+    _state["deferred"] = True
+
+
 def instrument_app(app, engine) -> None:
-    """Instrument the Flask app and the SQLAlchemy engine, when tracing is on."""
+    """Instrument the Flask app and the SQLAlchemy engine, when tracing is on.
+
+    A web process sets up its provider here too, unless gunicorn's `post_fork` already
+    did; a Celery main process (`defer_to_fork`) leaves that to each pool process.
+    """
     if not enabled():
         return
+    if not _state["deferred"]:
+        configure("taskplane-web")
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 

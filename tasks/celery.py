@@ -14,6 +14,7 @@ from flask import Flask
 from app import create_app, tracing
 from app.extensions import celery_app, runtime
 
+tracing.defer_to_fork()  # each pool process sets up its own tracer (tasks.telemetry)
 try:
     flask_app: Flask = create_app()
 except RuntimeError as exc:  # a settings or schema error: one line, not a traceback

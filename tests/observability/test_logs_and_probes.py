@@ -109,3 +109,27 @@ def test_structured_formatter_writes_one_line_per_record():
     finally:
         logger.removeHandler(handler)
     assert len(stream.getvalue().splitlines()) == 1
+
+
+@pytest.mark.parametrize("env, on", [
+    ({}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"},
+     False),
+    ({"OTEL_TRACES_EXPORTER": "console"}, True),
+    ({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, False),
+])
+def test_tracing_is_on_only_when_otel_variables_name_an_exporter(env, on):
+    from app import tracing
+
+    assert tracing.enabled(env) is on
+
+
+@pytest.mark.parametrize("env", [{"OTEL_TRACES_EXPORTER": "jaeger"},
+                                 {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317",
+                                  "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}])
+def test_an_exporter_taskplane_cannot_use_is_refused(env):
+    from app import tracing
+
+    with pytest.raises(RuntimeError, match="OTEL_"):
+        tracing.enabled(env)
