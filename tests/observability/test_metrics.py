@@ -226,6 +226,12 @@ def test_alert_rules_pass_promtool():
     assert "SUCCESS: 7 rules found" in checked.stdout
 
 
+def test_example_scrape_configuration_passes_promtool():
+    checked = subprocess.run(["promtool", "check", "config", str(ALERTS.parent / "prometheus.yml")],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @pytest.mark.parametrize("needed", ["worker", "queue depth", "fail", "quota", "slow", "ready"])
 def test_alerts_cover_what_the_issue_names(needed):
     names = " ".join(rule["alert"] + rule["annotations"]["summary"]
