@@ -223,6 +223,9 @@ class Gunicorn(Service):
     def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2,
                  extra_args: tuple[str, ...] = ()):
         self.port = free_port()
+        # Its own prometheus-client folder beside its log (the config's default is per PORT).
+        env = dict(os.environ if env is None else env)
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(log_path.parent / f"metrics-{self.port}"))
         argv = [str(Path(sys.executable).parent / "gunicorn"), "--config",
                 str(ROOT / "config" / "gunicorn.py"), "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(workers), *extra_args, app_spec]

@@ -88,7 +88,7 @@ def start_stack(settings, app_factory, redis_url, folder, broker_db: int, **extr
     try:
         worker.wait_ready(celery_app)
         web = Gunicorn("app:create_app()", dict(env, PROMETHEUS_MULTIPROC_DIR=web_dir),
-                       folder / "gunicorn.log", extra_args=("--config", "config/gunicorn.py"))
+                       folder / "gunicorn.log")
     except Exception:
         worker.stop()
         raise
