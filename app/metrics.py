@@ -26,6 +26,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from app.models.jobs import TERMINAL
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MS_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
               900000, 3600000)
 
@@ -50,8 +53,14 @@ def _ms(start, end) -> float | None:
     return max(0.0, (end - start).total_seconds() * 1000)
 
 
+def method_label(method: str) -> str:
+    """The method as a label: any verb outside HTTP's usual ones is `OTHER` (bounded)."""
+    return method if method in METHODS else "OTHER"
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request and its duration."""
+    method = method_label(method)
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_DURATION.labels(method, route).observe(seconds)
 
@@ -66,7 +75,7 @@ def observe_job(job) -> None:
             QUEUE_WAIT.labels(job_type).observe(wait)
     elif status == "retrying" or (status == "queued" and job.attempts > 0):
         JOB_RETRIES.labels(job_type).inc()
-    if status in ("completed", "failed", "cancelled", "retrying"):
+    if status in TERMINAL or status == "retrying":
         took = _ms(job.started_at, job.completed_at or job.updated_at)
         if took is not None and job.attempts > 0:
             JOB_DURATION.labels(job_type, status).observe(took)

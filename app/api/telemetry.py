@@ -56,7 +56,7 @@ def finish_request(response):
     if seconds * 1000 < runtime.settings.slow_request_ms:
         logger.info("request", extra=line)
         return response
-    metrics.SLOW_REQUESTS.labels(request.method, route).inc()
+    metrics.SLOW_REQUESTS.labels(metrics.method_label(request.method), route).inc()
     logger.warning("slow request", extra=dict(line, threshold_ms=runtime.settings.slow_request_ms))
     try:
         slow_requests.record(tenant=line.get("tenant"), actor=line.get("actor"),

@@ -133,3 +133,16 @@ def test_an_exporter_taskplane_cannot_use_is_refused(env):
 
     with pytest.raises(RuntimeError, match="OTEL_"):
         tracing.enabled(env)
+
+
+def test_unusual_methods_and_unknown_paths_share_bounded_labels(app_factory):
+    from prometheus_client import REGISTRY
+
+    labels = {"method": "OTHER", "route": "<unmatched>", "status": "405"}
+    before = REGISTRY.get_sample_value("service_http_requests_total", labels) or 0
+    client = app_factory().test_client()
+    for verb in ("BREW", "WHEN", "PROPFIND"):
+        assert client.open("/livez", method=verb).status_code == 405
+    assert REGISTRY.get_sample_value("service_http_requests_total", labels) == before + 3
+    assert REGISTRY.get_sample_value("service_http_requests_total",
+                                     {**labels, "method": "BREW"}) is None
