@@ -64,7 +64,8 @@ def _metrics_allowed() -> bool:
 
 
 _PINGED = metrics.Cached(
-    lambda: len(dispatch.workers_online(min(runtime.settings.worker_ping_timeout, 1.0))))
+    lambda: len(dispatch.workers_online(min(runtime.settings.worker_ping_timeout, 1.0),
+                                        every=True)))
 _READY = metrics.Cached(lambda: health.report()["ready"])
 
 
