@@ -17,11 +17,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
-from tests.harness import CeleryWorker, HarnessError, RabbitVhost, RedisServer, wait_until
+from tests.harness import (
+    CeleryWorker,
+    HarnessError,
+    RabbitVhost,
+    RedisServer,
+    scratch_postgres,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TYPES = ROOT / "tests" / "data" / "commands.toml"
@@ -103,21 +108,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-def _postgres_database():
-    """Create a fresh database on the server of TASKPLANE_TEST_DATABASE_URL; yield its URL."""
-    base = make_url(os.environ["TASKPLANE_TEST_DATABASE_URL"])
-    name = f"taskplane_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
     """A migrated database: a SQLite file, or a fresh PostgreSQL database."""
@@ -126,7 +116,7 @@ def database_url(request, tmp_path_factory):
         upgrade(url)
         yield url
         return
-    for url in _postgres_database():
+    with scratch_postgres(os.environ["TASKPLANE_TEST_DATABASE_URL"], "taskplane_test") as url:
         upgrade(url)
         yield url
 

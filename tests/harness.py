@@ -20,10 +20,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+import sqlalchemy.event
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE_QUEUE = "bench-idle"
@@ -38,6 +43,44 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def counted_sql(engine) -> Iterator[dict]:
+    """The SQL statements (`sql`, in order) and commits (`commits`) `engine` runs meanwhile."""
+    seen = {"sql": [], "commits": 0}
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        seen["sql"].append(statement)
+
+    def on_commit(conn):
+        seen["commits"] += 1
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", on_execute)
+    sqlalchemy.event.listen(engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", on_execute)
+        sqlalchemy.event.remove(engine, "commit", on_commit)
+
+
+@contextmanager
+def scratch_postgres(base_url: str, prefix: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of `base_url`, dropped on exit; its URL."""
+    base = make_url(base_url)
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
