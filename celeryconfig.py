@@ -1,6 +1,8 @@
 """Celery configuration, derived from Taskplane settings and the job-type catalog.
 
-JSON only, acks late, reject on worker lost, prefetch 1, task events on for Flower.
+JSON only, acks late, reject on worker lost, prefetch 1, worker task events on for
+Flower; the client's task-sent event only with `TASKPLANE_TASK_SENT_EVENT` (it is a
+second broker publish on every submit).
 On Redis the visibility timeout is set once here, for the broker and any Redis result
 backend alike, and is longer than the longest hard time limit and retry backoff so a
 running or delayed job is never handed to a second worker while the first still has it;
@@ -68,7 +70,7 @@ def build(settings, catalog) -> dict:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_send_sent_event": True,
+        "task_send_sent_event": settings.task_sent_event,
         "worker_send_task_events": True,
         "task_queues": task_queues(settings, catalog),
         "task_default_queue": "default",
@@ -77,6 +79,11 @@ def build(settings, catalog) -> dict:
                 "task": "taskplane.sweep",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"queue": CONTROL_QUEUE, "expires": settings.sweep_interval_seconds},
+            },
+            "quota-reconcile": {
+                "task": "taskplane.quotas.reconcile",
+                "schedule": settings.quota_reconcile_seconds,
+                "options": {"queue": CONTROL_QUEUE, "expires": settings.quota_reconcile_seconds},
             },
             "artifact-retention": {
                 "task": "taskplane.artifacts.retention",

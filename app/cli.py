@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import click
 
-from app.client import ApiError, Client
+from app.client import TERMINAL, ApiError, Client
 from app.migrate import upgrade
 from config.settings import ROOT, Settings
 
@@ -39,6 +39,9 @@ def _client(ctx) -> Client:
     return Client(**ctx.obj)
 
 
+PREFER_WAIT = 60  # seconds the server may hold `submit --wait` before it answers 202
+
+
 def _show(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -56,7 +59,8 @@ def _progress(job: dict) -> None:
 @click.option("--project", required=True)
 @click.option("--priority", type=click.IntRange(0, 9), default=5, show_default=True)
 @click.option("--idempotency-key")
-@click.option("--wait", is_flag=True, help="Wait until the job ends, showing progress.")
+@click.option("--wait", is_flag=True, help="Wait until the job ends (the server answers when "
+              "it ends within a minute, then progress is shown).")
 @click.option("--follow", is_flag=True,
               help="Stream the job's log lines until it ends (resumed if the stream drops).")
 @click.pass_context
@@ -67,14 +71,16 @@ def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, fol
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from exc
-    job = _call(client.submit, job_type, body, project, priority, idempotency_key)
+    job = _call(client.submit, job_type, body, project, priority, idempotency_key,
+                wait=PREFER_WAIT if wait and not follow else None)
     click.echo(job["id"])
     if follow:
         for line in _each(client.follow_logs(job["id"])):
             click.echo(line)
-    if wait or follow:
+    if (wait or follow) and job["status"] not in TERMINAL:
         job = client.wait(job["id"], on_update=None if follow else _progress)
         click.echo("", err=True)
+    if wait or follow:
         _show(job)
         sys.exit(0 if job["status"] == "completed" else 1)
 

@@ -41,7 +41,8 @@ class Client:
                 self.session.headers[header] = value
 
     def _call(self, method: str, path: str, **kwargs):
-        response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        response = self.session.request(method, self.url + path, **kwargs)
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -51,12 +52,15 @@ class Client:
         return response
 
     def submit(self, job_type: str, payload: dict, project: str, priority: int = 5,
-               idempotency_key: str | None = None) -> dict:
-        """Submit a job; returns it (status `queued`)."""
+               idempotency_key: str | None = None, wait: int | None = None) -> dict:
+        """Submit a job; returns it (status `queued`, or ended when `wait` seconds sufficed)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if wait:
+            headers["Prefer"] = f"wait={wait}"
         body = {"job_type": job_type, "payload": payload, "project": project,
                 "priority": priority}
-        return self._call("POST", "/jobs", json=body, headers=headers).json()
+        return self._call("POST", "/jobs", json=body, headers=headers,
+                          timeout=self.timeout + (wait or 0)).json()
 
     def job(self, job_id: str) -> dict:
         """One job with its timeline."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import DATABASE_OUTAGES
@@ -78,6 +78,25 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+AFTER_COMMIT = "taskplane.after_commit"  # session.info key: (logger, level, line) to write
+
+
+def log_after_commit(session, logger, level: int, line: str) -> None:
+    """Write `line` to `logger` once `session`'s transaction commits; never if it rolls back."""
+    session.info.setdefault(AFTER_COMMIT, []).append((logger, level, line))
+
+
+@event.listens_for(Session, "after_commit")
+def _log_committed(session) -> None:
+    for logger, level, line in session.info.pop(AFTER_COMMIT, ()):
+        logger.log(level, line)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session) -> None:
+    session.info.pop(AFTER_COMMIT, None)
 
 
 class Database:

@@ -101,6 +101,8 @@ class Settings:
     slow_request_ms: float = 1000.0
     slow_requests_kept: int = 1000
     slow_requests_ready_max: int = 0
+    quota_reconcile_seconds: float = 300.0
+    task_sent_event: bool = False
 
     _ENV = {
         "env": ("TASKPLANE_ENV", str),
@@ -157,6 +159,8 @@ class Settings:
         "slow_request_ms": ("TASKPLANE_SLOW_REQUEST_MS", float),
         "slow_requests_kept": ("TASKPLANE_SLOW_REQUESTS_KEPT", int),
         "slow_requests_ready_max": ("TASKPLANE_SLOW_REQUESTS_READY_MAX", int),
+        "quota_reconcile_seconds": ("TASKPLANE_QUOTA_RECONCILE_SECONDS", float),
+        "task_sent_event": ("TASKPLANE_TASK_SENT_EVENT", _bool),
     }
 
     @classmethod

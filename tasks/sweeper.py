@@ -1,4 +1,4 @@
-"""Beat's periodic work: end or re-dispatch stalled jobs; artifact retention."""
+"""Beat's periodic work: end or re-dispatch stalled jobs, reconcile quota counters, artifacts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from app.services import artifact_retention, jobs
+from app.services import artifact_retention, jobs, quotas
 from app.services.periodic import once_per_interval
 
 logger = logging.getLogger("taskplane.sweeper")
@@ -30,3 +30,13 @@ def expire_artifacts() -> dict:
     if any(swept.values()):
         logger.info("artifact retention: %s", swept)
     return swept
+
+
+@shared_task(name="taskplane.quotas.reconcile", ignore_result=True)
+@once_per_interval
+def reconcile_quotas() -> dict:
+    """Compare the active-job counters with the jobs; repair (and report) any drift."""
+    repaired = quotas.reconcile()
+    if repaired:
+        logger.warning("quota counters repaired: %s", repaired[:20])
+    return {"repaired": len(repaired)}

@@ -7,8 +7,8 @@ from app.models.identity import ApiKey
 from app.models.jobs import Job, JobLog, JobTransition, new_id
 from app.models.ops import SlowRequest
 from app.models.periodic import PeriodicRun
-from app.models.quotas import JobQuota, TenantQuota
+from app.models.quotas import JobQuota, JobSubmissions, TenantQuota
 
 __all__ = ["ApiKey", "Artifact", "ArtifactManifest", "AuditRecord", "GovernanceEvent", "Job",
-           "JobLog", "JobQuota", "JobTransition", "PeriodicRun", "SlowRequest", "TenantQuota",
-           "new_id"]
+           "JobLog", "JobQuota", "JobSubmissions", "JobTransition", "PeriodicRun", "SlowRequest",
+           "TenantQuota", "new_id"]

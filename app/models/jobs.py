@@ -21,6 +21,17 @@ TERMINAL = ("completed", "failed", "cancelled")
 STATUSES = ACTIVE + TERMINAL
 
 
+def active_change(status: str) -> int:
+    """How a job entering `status` changes its type's active count: +1, -1 or 0.
+
+    Every state that is not terminal is active, and no change leads from a terminal state
+    to another, so entering a terminal state leaves the active set. A job enters `queued`
+    only when it is submitted or re-queued from a terminal state (retry), so that enters
+    it. `running` and `retrying` are entered from active states only.
+    """
+    return 1 if status == "queued" else -1 if status in TERMINAL else 0
+
+
 class Job(Base):
     """One submitted job and its current state."""
 

@@ -12,11 +12,13 @@ from app.models.jobs import Job
 
 
 class JobQuota(Base):
-    """A tenant's limits for one job type (null: the catalog's default) and its alert level.
+    """A tenant's limits for one job type (null: the catalog's default), usage, alert level.
 
     Admission locks this row, so submissions of one tenant and job type are decided one
-    at a time across every API process; `alert_level` is the last usage threshold (0, 80
-    or 100 percent) crossed, so each crossing is announced once.
+    at a time across every API process; `active` counts the type's queued, running and
+    retrying jobs, kept in the transaction of every status change that moves a job in or
+    out of that set; `alert_level` is the last usage threshold (0, 80 or 100 percent)
+    crossed, so each crossing is announced once.
     """
 
     __tablename__ = "job_quotas"
@@ -25,8 +27,20 @@ class JobQuota(Base):
     job_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     max_active: Mapped[int | None] = mapped_column(Integer)
     max_per_hour: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     alert_level: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobSubmissions(Base):
+    """Submissions of a tenant's job type in one UTC minute: the rolling hour is 60 of these."""
+
+    __tablename__ = "job_submissions"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TenantQuota(Base):
@@ -39,7 +53,7 @@ class TenantQuota(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Admission counts a tenant's active jobs of a type and its submissions of the last hour;
-# these keep both counts to the rows that matter as the jobs table grows.
+# The reconcile counts a tenant's active jobs of a type (admission reads the counters);
+# the refusal of an over-hourly submission finds the oldest in the window.
 Index("ix_jobs_quota_active", Job.tenant, Job.job_type, Job.status)
 Index("ix_jobs_quota_created", Job.tenant, Job.job_type, Job.created_at)

@@ -17,7 +17,7 @@ import logging
 
 from sqlalchemy import insert, select
 
-from app.db import utcnow
+from app.db import log_after_commit, utcnow
 from app.extensions import db
 from app.models import AuditRecord, GovernanceEvent
 from app.services.pagination import Page, narrow, paginate
@@ -46,6 +46,19 @@ def is_audited(method: str, status: int) -> bool:
     return method in MUTATING_METHODS or status in DENIED_STATUSES
 
 
+def stage(session, entry: dict) -> dict:
+    """Insert one audit record in `session`'s transaction; it commits with the change.
+
+    The log line follows the commit (and is dropped with a rollback), as for events.
+    """
+    row = dict(entry, at=entry.get("at") or utcnow())
+    session.execute(insert(AUDIT), [row])
+    log_after_commit(session, logger, logging.INFO,
+                     json.dumps({"audit": row["action"], **row, "at": row["at"].isoformat()},
+                                default=str))
+    return row
+
+
 def record(entry: dict) -> dict:
     """Store one audit record in a transaction of its own; returns the record as stored.
 
@@ -53,17 +66,14 @@ def record(entry: dict) -> dict:
     was never going to be committed (the request is over), and it must not ride along
     with the audit row, nor hold a lock the audit row would wait for.
     """
-    row = dict(entry, at=entry.get("at") or utcnow())
     session = db.session
     session.rollback()
     try:
-        session.execute(insert(AUDIT), [row])
+        row = stage(session, entry)
         session.commit()
     except Exception:
         session.rollback()
         raise
-    logger.info(json.dumps({"audit": row["action"], **row, "at": row["at"].isoformat()},
-                           default=str))
     return row
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
-import sqlalchemy.event
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import log_after_commit, utcnow
 from app.models import GovernanceEvent
 from app.services import job_telemetry
 from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.events")
-UNLOGGED = "taskplane.unlogged_events"  # session.info key: events awaiting their commit
 
 JOB_STATUS_EVENTS = {
     "queued": "service_job_enqueued",
@@ -48,23 +45,11 @@ def emit(session, event_type: str, *, tenant: str, job=None, project: str | None
                      max_retries=job.max_retries, trace_id=job.trace_id)
         data.setdefault("log", f"/jobs/{job.id}/logs")
     session.execute(insert(GovernanceEvent.__table__), [dict(event, data=data)])
-    session.info.setdefault(UNLOGGED, []).append((event, data))
-
-
-@sqlalchemy.event.listens_for(Session, "after_commit")
-def _log_committed(session) -> None:
-    """Each stored event as one JSON log line, once its transaction has committed."""
-    for event, data in session.info.pop(UNLOGGED, ()):
-        warn = event["type"].endswith(("failed", "exceeded", "warning", "exhausted"))
-        record = {"event": event["type"], **{k: v for k, v in event.items() if k != "type"},
-                  "at": event["at"].isoformat(), **data}
-        logger.log(logging.WARNING if warn else logging.INFO, json.dumps(record, default=str))
-
-
-@sqlalchemy.event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session) -> None:
-    """Events of a rolled-back transaction were never stored: they are not logged either."""
-    session.info.pop(UNLOGGED, None)
+    warn = event_type.endswith(("failed", "exceeded", "warning", "exhausted", "drift"))
+    record = {"event": event_type, **{k: v for k, v in event.items() if k != "type"},
+              "at": event["at"].isoformat(), **data}
+    log_after_commit(session, logger, logging.WARNING if warn else logging.INFO,
+                     json.dumps(record, default=str))
 
 
 def emit_for_job_status(session, job, **data) -> None:

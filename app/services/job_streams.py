@@ -3,7 +3,8 @@
 The API only renders what `follow()` yields. Between polls the session holds no
 database connection, so an idle stream costs a thread but no pool connection. Each
 process serves at most `stream_slots` streams at once (`slots.acquire()`), so the web
-server's threads beyond them always remain for other requests.
+server's threads beyond them always remain for other requests. A submit that waits for
+its job's end (`Prefer: wait`) holds a slot too, and sleeps on the job's end notice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from app.errors import Unavailable
 from app.extensions import db, runtime
 from app.models import Job
 from app.models.jobs import TERMINAL
-from app.services import jobs
+from app.services import job_ends, jobs
 
 BATCH = 500
 RETRY_AFTER_SECONDS = 5  # what a refused stream is told to wait before trying again
@@ -103,3 +104,24 @@ def _logs_after(job: Job, cursor: int):
         if len(entries) < BATCH:
             return
         cursor = entries[-1].id
+
+
+def wait_for_end(job: Job, seconds: float) -> Job:
+    """The job once it has ended, or as it is after `seconds`; woken by its end's notice.
+
+    The wait holds one of the process's stream slots; when none is free it does not wait.
+    """
+    try:
+        release = slots.acquire()
+    except Unavailable:
+        return job
+    try:
+        with job_ends.EndWatch(job.id) as watch:  # subscribed before the read: no end missed
+            job = db.session.get(Job, job.id, populate_existing=True)
+            if job.status in TERMINAL:
+                return job
+            db.session.rollback()  # no transaction (nor pool connection) held while waiting
+            watch.wait(seconds)
+        return jobs.refresh(job)
+    finally:
+        release()

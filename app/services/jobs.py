@@ -22,7 +22,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, runtime
 from app.models import Job, JobLog, JobTransition, new_id
 from app.models.jobs import TERMINAL
-from app.services import dispatch, events, quotas
+from app.services import dispatch, events, job_ends, quotas
 from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.jobs")
@@ -63,11 +63,15 @@ def _fingerprint(job_type: str, payload: dict, project: str, priority: int) -> s
 
 
 def _record(session, job, detail: str | None = None, **event_data) -> dict:
-    """Insert the timeline entry and governance event for the status `job` just entered."""
+    """Insert the timeline entry and governance event for the status `job` just entered.
+
+    The tenant's active-job counter of the type moves in the same transaction.
+    """
     transition = {"job_id": job.id, "status": job.status, "attempt": job.attempts,
                   "at": job.updated_at, "detail": detail}
     session.execute(insert(TRANSITIONS), [transition])
     events.emit_for_job_status(session, job, **event_data)
+    quotas.count_change(session, job)
     return transition
 
 
@@ -80,8 +84,12 @@ def _require_type_permission(principal: Principal, job_type: str) -> None:
 
 def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
            priority: int, idempotency_key: str | None = None,
-           trace_id: str | None = None) -> tuple[Job, bool]:
-    """Admit a job against the tenant's quota, store it queued, publish it: (job, created)."""
+           trace_id: str | None = None, audit=None) -> tuple[Job, bool]:
+    """Admit a job against the tenant's quota, store it queued, publish it: (job, created).
+
+    The job row, its timeline entry, its event, the usage counters and (when the caller
+    gives `audit(session, job_id)`) the call's audit record commit in one transaction.
+    """
     spec = _job_type(job_type)
     _require_type_permission(principal, job_type)
     payload = validate_payload(job_type, payload)
@@ -109,6 +117,8 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
     try:
         session.execute(insert(JOBS), [values])
         job.transitions = [JobTransition(**_record(session, job, reason=principal.reason))]
+        if audit is not None:
+            audit(session, job.id)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -220,6 +230,8 @@ def _transition(job_id: str, where: tuple, *, detail: str | None = None, logs=()
         return None
     _record(db.session, job, detail, **(event or {}))
     db.session.commit()
+    if job.status in TERMINAL:
+        job_ends.announce(job.id, job.status)
     return job
 
 

@@ -2,10 +2,18 @@
 
 Admission is one transaction per submission that first locks the tenant's quota row of
 the job type (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite the transaction opens with
-`BEGIN IMMEDIATE`, which takes the database's write lock at once), then counts, decides
-and inserts the job. Submissions of one tenant and job type are therefore decided one at
-a time, whichever API process or host takes them: N concurrent submissions against a
-quota of K admit exactly K.
+`BEGIN IMMEDIATE`, which takes the database's write lock at once), then reads the usage,
+decides and inserts the job. Submissions of one tenant and job type are therefore decided
+one at a time, whichever API process or host takes them: N concurrent submissions against
+a quota of K admit exactly K.
+
+Usage is read from counters, never counted over `jobs`, so a submit costs the same
+whatever the tenant's history: the quota row's `active` (changed in the transaction of
+every status change that moves a job in or out of the active set, see `count_change`)
+and per-minute submission buckets (`job_submissions`), of which the last hour's are
+summed. A bucket leaves the window an hour after its minute began, so a submission
+counts for 59 to 60 minutes. `reconcile` compares `active` with the jobs themselves,
+repairs drift and says so with a `service_quota_drift` event.
 
 A quota row's `alert_level` remembers the last usage threshold crossed (0, 80 or 100
 percent); an admission that raises it emits `service_quota_warning` (80 %) and
@@ -15,23 +23,24 @@ back below re-arms them.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import math
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth import Principal
 from app.db import begin_locking, utcnow
 from app.errors import NotFound, QuotaExceeded
 from app.extensions import db, runtime
-from app.models import ArtifactManifest, Job, JobQuota, TenantQuota
-from app.models.jobs import ACTIVE
+from app.models import ArtifactManifest, Job, JobQuota, JobSubmissions, TenantQuota
+from app.models.jobs import ACTIVE, active_change
 from app.services import events
 from config.catalog import JobType
 
-QUOTAS = JobQuota.__table__
+QUOTAS, SUBMISSIONS = JobQuota.__table__, JobSubmissions.__table__
 WINDOW = dt.timedelta(hours=1)
 WARNING, EXHAUSTED = 80, 100
 # When an active job ends nobody knows: a client refused on `max_active` polls this often.
@@ -77,16 +86,23 @@ def _insert(session):
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _usage(session, spec: JobType, row, tenant: str) -> Usage:
-    """Limits (`row`'s overrides, else the catalog's) and usage, counted in one statement."""
-    now = utcnow()
-    of_type = (Job.tenant == tenant, Job.job_type == spec.name)
-    active, hourly = session.execute(select(
-        select(func.count()).where(*of_type, Job.status.in_(ACTIVE)).scalar_subquery(),
-        select(func.count()).where(*of_type, Job.created_at >= now - WINDOW).scalar_subquery(),
-    )).one()
+def _minute(at: dt.datetime) -> dt.datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _buckets(session, tenant: str, job_type: str | None, now: dt.datetime):
+    """The rolling hour's submission buckets of the tenant (of one type, unless None)."""
+    where = [SUBMISSIONS.c.tenant == tenant, SUBMISSIONS.c.minute > now - WINDOW]
+    if job_type is not None:
+        where.append(SUBMISSIONS.c.job_type == job_type)
+    return session.execute(select(SUBMISSIONS.c.job_type, SUBMISSIONS.c.minute,
+                                  SUBMISSIONS.c.count).where(*where)).all()
+
+
+def _usage(spec: JobType, row, submitted: int) -> Usage:
+    """Limits (`row`'s overrides, else the catalog's) and usage (`row`'s active counter)."""
     max_active, per_hour = _limits(spec, row)
-    return Usage(spec.name, max_active, active, per_hour, hourly)
+    return Usage(spec.name, max_active, row.active if row else 0, per_hour, submitted)
 
 
 def _limits(spec: JobType, row) -> tuple[int, int]:
@@ -125,6 +141,27 @@ def usage_fractions() -> dict[tuple[str, str, str], float]:
         fractions[(*key, "max_per_hour")] = _percent(row.hourly, per_hour) / 100
     db.session.rollback()
     return fractions
+
+
+def count_change(session, job) -> None:
+    """Keep the active counter of `job`'s tenant and type, as `job` enters its status.
+
+    Called in the transaction of every status change (submit included), so the counter
+    commits or rolls back with the change itself.
+    """
+    change = active_change(job.status)
+    if change:
+        session.execute(update(QUOTAS).where(*_key(job.tenant, job.job_type))
+                        .values(active=QUOTAS.c.active + change))
+
+
+def _count_submission(session, tenant: str, job_type: str, now: dt.datetime) -> None:
+    """One more submission in the current minute's bucket."""
+    stmt = _insert(session)(SUBMISSIONS).values(tenant=tenant, job_type=job_type,
+                                                minute=_minute(now), count=1)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant", "job_type", "minute"],
+        set_={"count": SUBMISSIONS.c.count + 1}))
 
 
 def _lock_row(session, table, where: tuple, values: dict):
@@ -169,12 +206,16 @@ def admit_job(session, quota, principal: Principal, spec: JobType,
     only against `max_active`. A refusal commits its `service_job_quota_exceeded` event
     (nothing else) and raises `QuotaExceeded`.
     """
-    usage = _usage(session, spec, quota, quota.tenant)
+    now = utcnow()
+    buckets = _buckets(session, quota.tenant, spec.name, now)
+    usage = _usage(spec, quota, sum(bucket.count for bucket in buckets))
     who = dict(tenant=quota.tenant, actor=principal.actor, project=project,
                job_type=spec.name)
-    refusal = _refusal(session, usage, quota.tenant, utcnow(), submission)
+    refusal = _refusal(usage, buckets, now, submission)
     if refusal is None:
         _announce(session, quota, usage.with_one_more(submission), who)
+        if submission:
+            _count_submission(session, quota.tenant, spec.name, now)
         return
     _announce(session, quota, usage, who)
     data = {key: value for key, value in refusal.items() if key != "job_type"}
@@ -185,8 +226,7 @@ def admit_job(session, quota, principal: Principal, spec: JobType,
                         headers={"Retry-After": str(refusal["retry_after"])})
 
 
-def _refusal(session, usage: Usage, tenant: str, now: dt.datetime,
-             submission: bool) -> dict | None:
+def _refusal(usage: Usage, buckets, now: dt.datetime, submission: bool) -> dict | None:
     """The details of the limit one more job would break, or None when it fits."""
     if usage.active >= usage.max_active:
         return {"job_type": usage.job_type, "quota": "max_active", "limit": usage.max_active,
@@ -194,20 +234,18 @@ def _refusal(session, usage: Usage, tenant: str, now: dt.datetime,
     if submission and usage.submitted_last_hour >= usage.max_per_hour:
         return {"job_type": usage.job_type, "quota": "max_per_hour",
                 "limit": usage.max_per_hour, "usage": usage.submitted_last_hour,
-                "window": "PT1H", "retry_after": _hourly_retry_after(session, usage, tenant, now)}
+                "window": "PT1H", "retry_after": _hourly_retry_after(usage, buckets, now)}
     return None
 
 
-def _hourly_retry_after(session, usage: Usage, tenant: str, now: dt.datetime) -> int:
-    """Seconds until enough of the last hour's submissions leave the window for one more."""
-    leaving = usage.submitted_last_hour - usage.max_per_hour  # 0-based, oldest first
-    oldest = session.scalar(
-        select(Job.created_at).where(Job.tenant == tenant, Job.job_type == usage.job_type,
-                                     Job.created_at >= now - WINDOW)
-        .order_by(Job.created_at).offset(leaving).limit(1))
-    if usage.max_per_hour <= 0 or oldest is None:
-        return int(WINDOW.total_seconds())
-    return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+def _hourly_retry_after(usage: Usage, buckets, now: dt.datetime) -> int:
+    """Seconds until enough of the last hour's buckets leave the window for one more."""
+    leaving = usage.submitted_last_hour - usage.max_per_hour + 1
+    for bucket in sorted(buckets, key=lambda b: b.minute):
+        leaving -= bucket.count
+        if leaving <= 0 and usage.max_per_hour > 0:
+            return max(1, math.ceil((bucket.minute + WINDOW - now).total_seconds()))
+    return int(WINDOW.total_seconds())
 
 
 def _announce(session, quota, usage: Usage, who: dict) -> None:
@@ -243,7 +281,10 @@ def list_quotas(principal: Principal) -> list[Usage]:
     session = db.session
     rows = {row.job_type: row for row in session.execute(
         select(QUOTAS).where(QUOTAS.c.tenant == principal.tenant))}
-    return [_usage(session, spec, rows.get(name), principal.tenant)
+    submitted = collections.Counter()
+    for bucket in _buckets(session, principal.tenant, None, utcnow()):
+        submitted[bucket.job_type] += bucket.count
+    return [_usage(spec, rows.get(name), submitted[name])
             for name, spec in sorted(runtime.catalog.items())]
 
 
@@ -261,7 +302,39 @@ def set_limits(principal: Principal, tenant: str, job_type: str, changes: dict) 
                     .values(**limits, updated_at=utcnow()))
     session.commit()
     row = session.execute(select(QUOTAS).where(*_key(tenant, job_type))).one()
-    return _usage(session, spec, row, tenant)
+    buckets = _buckets(session, tenant, job_type, utcnow())
+    return _usage(spec, row, sum(bucket.count for bucket in buckets))
+
+
+def reconcile(now: dt.datetime | None = None) -> list[dict]:
+    """Compare every active counter with the jobs, repair drift; old buckets are dropped.
+
+    Each row is checked under its admission lock, so no submission or status change of
+    that tenant and type runs between the count and the repair. Every repaired counter
+    emits `service_quota_drift` (a warning) and is returned.
+    """
+    session = db.session
+    now = now or utcnow()
+    session.execute(delete(SUBMISSIONS).where(SUBMISSIONS.c.minute <= now - WINDOW))
+    session.commit()
+    repaired = []
+    keys = session.execute(select(QUOTAS.c.tenant, QUOTAS.c.job_type)).all()
+    session.rollback()
+    for tenant, job_type in keys:
+        row = lock(session, tenant, job_type)
+        truth = session.scalar(select(func.count()).where(
+            Job.tenant == tenant, Job.job_type == job_type, Job.status.in_(ACTIVE)))
+        if truth == row.active:
+            session.rollback()
+            continue
+        drift = {"tenant": tenant, "job_type": job_type, "counted": row.active,
+                 "actual": truth}
+        session.execute(update(QUOTAS).where(*_key(tenant, job_type)).values(active=truth))
+        events.emit(session, "service_quota_drift", tenant=tenant, job_type=job_type,
+                    severity="warning", counted=row.active, actual=truth)
+        session.commit()
+        repaired.append(drift)
+    return repaired
 
 
 def storage_limit(session, tenant: str) -> int | None:

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from app.auth import Permission, requires
 from app.extensions import db
-from app.models import AuditRecord, GovernanceEvent
+from app.models import AuditRecord, GovernanceEvent, Job
 from app.services import audit
 from tests.conftest import Caller
 
@@ -275,14 +275,16 @@ def test_crashing_call_is_one_failed_record_and_its_uncommitted_write_is_not_kep
 
 
 def test_a_record_that_cannot_be_stored_leaves_the_answer_and_is_logged_in_full(
-        alice, monkeypatch, caplog):
+        alice, monkeypatch, caplog, sleeping_job):
+    job_id = sleeping_job(alice)["id"]
+
     def unavailable(entry):
         raise OSError("database unavailable")
 
     monkeypatch.setattr(audit, "record", unavailable)
     request_id = rid()
 
-    response = submit(alice, {"message": "x"}, **{"X-Request-ID": request_id})
+    response = alice.post(f"/jobs/{job_id}/cancel", headers={"X-Request-ID": request_id})
 
     assert response.status_code == 202
     failures = [r for r in caplog.records
@@ -290,4 +292,25 @@ def test_a_record_that_cannot_be_stored_leaves_the_answer_and_is_logged_in_full(
     assert len(failures) == 1
     assert "NOT stored" in failures[0].getMessage()
     assert request_id in failures[0].getMessage()
-    assert response.get_json()["id"] in failures[0].getMessage()
+    assert job_id in failures[0].getMessage()
+
+
+def test_an_accepted_submit_commits_its_audit_record_with_the_job(
+        alice, audit_rows, tenant, monkeypatch):
+    def unavailable(session, entry):
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(audit, "stage", unavailable)
+    request_id = rid()
+
+    response = submit(alice, {"message": "x"}, **{"X-Request-ID": request_id})
+
+    assert response.status_code == 500  # no record, no job: they commit together or not at all
+    assert db.session.scalars(select(Job).where(Job.tenant == tenant)).all() == []
+    db.session.remove()
+    monkeypatch.undo()
+    request_id = rid()
+    response = submit(alice, {"message": "y"}, **{"X-Request-ID": request_id})
+    assert response.status_code == 202
+    row = only(audit_rows(request_id))
+    assert (row["target"], row["outcome"]) == (response.get_json()["id"], "allowed")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request, url_for
 from flask.views import MethodView
 
 from app.api import Blueprint
+from app.api.audit.hook import record_with
 from app.api.context import current_principal
 from app.api.jobs import streams
 from app.api.jobs.schemas import (
@@ -20,12 +23,20 @@ from app.api.schemas import ErrorEnvelopeSchema
 from app.api.telemetry import request_trace_id
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
-from app.services import artifacts, jobs
+from app.models.jobs import TERMINAL
+from app.services import artifacts, job_streams, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
 
 MAX_IDEMPOTENCY_KEY = 256
+MAX_WAIT = 60
+PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*\"?([^\s\";]*)\"?\s*$", re.IGNORECASE)
+PREFER = {"in": "header", "name": "Prefer", "required": False, "schema": {"type": "string"},
+          "description": f"`wait=N` (RFC 7240, N from 1 to {MAX_WAIT}): answer 200 with the "
+                         "finished job, and `Preference-Applied: wait=N`, when it ends within "
+                         "N seconds; else 202 as without it (also at once when the process "
+                         "has no stream slot free). Other preferences are ignored."}
 OVER_QUOTA = {"schema": ErrorEnvelopeSchema,
               "description": "`quota_exceeded` (the tenant's quota of the job type) or "
                              "`rate_limited` (the caller's request rate)",
@@ -62,6 +73,19 @@ def _idempotency_key() -> str | None:
     return key
 
 
+def _preferred_wait() -> int | None:
+    """Seconds of `Prefer: wait=N` (RFC 7240), None without it; 422 when N is not 1-60."""
+    for header in request.headers.getlist("Prefer"):
+        for preference in header.split(","):
+            if match := PREFER_WAIT.match(preference.split(";")[0]):
+                value = match.group(1)
+                if not value.isdigit() or not 1 <= int(value) <= MAX_WAIT:
+                    raise ValidationFailed(f"Prefer: wait must be 1-{MAX_WAIT} seconds",
+                                           details={"Prefer": [f"wait=1..{MAX_WAIT}"]})
+                return int(value)
+    return None
+
+
 @blp.route("")
 class Jobs(MethodView):
     @requires(Permission.READ)
@@ -77,14 +101,27 @@ class Jobs(MethodView):
     @requires(Permission.SUBMIT)
     @blp.arguments(JobSubmitSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(200, schema=JobSchema,
+                      description="`Prefer: wait=N` given and the job ended within N seconds",
+                      headers={"Preference-Applied": {"schema": {"type": "string"}}})
     @blp.alt_response(429, **OVER_QUOTA)
+    @blp.doc(parameters=[PREFER])
     def post(self, body):
-        """Submit a job; `Idempotency-Key` makes a repeated submit return the first job."""
+        """Submit a job; `Idempotency-Key` makes a repeated submit return the first job.
+
+        With `Prefer: wait=N` the answer waits up to N seconds for the job to end.
+        """
+        wait = _preferred_wait()
         job, created = jobs.submit(current_principal(), idempotency_key=_idempotency_key(),
-                                   trace_id=request_trace_id(), **body)
+                                   trace_id=request_trace_id(), audit=record_with(202), **body)
         headers = {"Location": url_for("jobs.Job", job_id=job.id)}
         if not created:
             headers["Idempotent-Replayed"] = "true"
+        if wait:
+            job = job_streams.wait_for_end(job, wait)
+            if job.status in TERMINAL:
+                headers["Preference-Applied"] = f"wait={wait}"
+                return present(job), 200, headers
         return present(job), 202, headers
 
 
