@@ -10,6 +10,10 @@ Over budget: 429 `rate_limited` with `Retry-After` and `X-RateLimit-Limit`, `-Re
 and `-Reset`. When the storage cannot be reached, requests are served unlimited and the
 failure is logged.
 
+A request costs one Redis round trip for its budget: the storage's increment also
+returns the window's remaining time, and the `X-RateLimit-*` headers read that answer
+(kept on `g` for the request) instead of asking Redis twice more.
+
 Failed authentication has a budget of its own per remote address and claimed identity
 (`claimed_identity`: the API key's lookup prefix, the JWT's unverified issuer and
 subject, the identity headers' tenant and actor, or none): every 401 spends it, and once
@@ -27,9 +31,10 @@ import time
 from functools import partial
 
 import limits
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits.storage import RedisStorage
 
 from app.api import error_response
 from app.api.context import assign_request_id, claimed_identity, is_public, principal_or_none
@@ -40,6 +45,53 @@ log = logging.getLogger("taskplane.rate_limits")
 AUTH_FAILURES = "auth-failures"  # the namespace of the failed-authentication budget
 
 SUBMIT, WRITE, READ = "submit", "write", "read"
+SCHEME = "taskplane+"  # storage URIs of `OneTripRedisStorage`: taskplane+redis://…
+INCR_WITH_TTL = """
+local current = redis.call("incrby", KEYS[1], tonumber(ARGV[2]))
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+
+class OneTripRedisStorage(RedisStorage):
+    """limits' Redis storage whose fixed-window hit also answers the window's stats.
+
+    `incr` returns the count and the key's time to live in one script call and keeps both
+    on `g`; the `get` and `get_expiry` that follow for the same key in the same request
+    (flask-limiter's headers) answer from there.
+    """
+
+    STORAGE_SCHEME = [f"{SCHEME}redis", f"{SCHEME}rediss"]
+
+    def __init__(self, uri: str, **options):
+        super().__init__(uri.removeprefix(SCHEME), **options)
+
+    def initialize_storage(self, uri: str) -> None:
+        """Register limits' scripts and the one that increments and reads the TTL."""
+        super().initialize_storage(uri)
+        self.lua_incr_with_ttl = self.get_connection().register_script(INCR_WITH_TTL)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Increment the window's counter; remember count and reset for this request."""
+        count, ttl = self.lua_incr_with_ttl([self.prefixed_key(key)], [expiry, amount])
+        if has_request_context():
+            g.setdefault("rate_windows", {})[key] = (int(count), max(ttl, 0) + time.time())
+        return int(count)
+
+    def _seen(self, key: str):
+        return g.get("rate_windows", {}).get(key) if has_request_context() else None
+
+    def get(self, key: str) -> int:
+        """The counter, as this request's increment left it, else from Redis."""
+        seen = self._seen(key)
+        return seen[0] if seen else super().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        """When the window resets, as this request's increment saw it, else from Redis."""
+        seen = self._seen(key)
+        return seen[1] if seen else super().get_expiry(key)
 
 
 def route_class() -> str:
@@ -134,7 +186,9 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         application_limits=[ApplicationLimit(limit, scope=name,
                                              exempt_when=partial(_not_of_class, name))
                             for name, limit in budgets.items()],
-        storage_uri=settings.redis_url,
+        storage_uri=(SCHEME + settings.redis_url
+                     if settings.redis_url.startswith(("redis://", "rediss://"))
+                     else settings.redis_url),
         strategy="fixed-window",
         headers_enabled=True,
         key_prefix="taskplane-rate",

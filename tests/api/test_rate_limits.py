@@ -137,3 +137,34 @@ def test_a_bad_client_behind_a_shared_address_does_not_lock_out_valid_callers(
                             headers=admin).get_json()["key"]
     assert get({"Authorization": f"Bearer {other_key}"}).status_code == 200
     expect_error(get({"Authorization": f"Bearer {stale}"}), 429, "rate_limited")
+
+
+def test_a_request_spends_its_budget_in_one_redis_round_trip(limited, redis_url):
+    import threading
+
+    import redis
+
+    actor = f"trips-{uuid.uuid4().hex[:8]}"
+    alice = limited(actor=actor)
+    alice.get("/job-types")  # scripts registered, keys exist
+    commands, ready = [], threading.Event()
+
+    def watch():
+        with redis.Redis.from_url(redis_url).monitor() as monitor:
+            ready.set()
+            for entry in monitor.listen():
+                if "trips-done" in entry["command"]:
+                    return
+                commands.append(entry)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert ready.wait(10)
+    answers = [alice.get("/job-types") for _ in range(4)]
+    redis.Redis.from_url(redis_url).echo("trips-done")
+    watcher.join(10)
+
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["3", "2", "1", "0"]
+    budget = [entry["command"].split()[0].strip('"').upper() for entry in commands
+              if actor in entry["command"] and entry["client_type"] != "lua"]
+    assert budget == ["EVALSHA"] * 4  # the increment answers the headers too
