@@ -35,9 +35,14 @@ test: install redis-server promtool  ## lint, then the whole suite against real 
 lint: install
 	$(BIN)/ruff check .
 
-bench: install redis-server  ## bench/jobs.py: Taskplane against bare Celery and Flask
+BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+bench: install redis-server  ## bench/jobs.py on SQLite, then on PostgreSQL when BENCH_POSTGRES_URL answers
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk; }
 	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
+	@if $(BIN)/python -c "import sqlalchemy as sa, sys; sa.create_engine(sys.argv[1].replace('postgresql://', 'postgresql+psycopg://', 1)).connect().close()" '$(BENCH_POSTGRES_URL)' 2>/dev/null; then \
+	  $(BIN)/python bench/jobs.py --database '$(BENCH_POSTGRES_URL)' $(BENCH_ARGS); \
+	else echo "PostgreSQL does not answer at $(BENCH_POSTGRES_URL): its run is skipped"; fi
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

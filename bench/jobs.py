@@ -9,10 +9,11 @@ flags (prefork, --concurrency=2, acks late, prefetch 1, JSON):
   http     wrk -c32 -t2 against POST /jobs under gunicorn as the Procfile runs it (req/s).
   latency  N sequential jobs, submit -> completed (p50 and p99 in ms).
 
-Everything (redis-server, SQLite file, workers, gunicorn) is started here on
-127.0.0.1 and stopped at the end, also on Ctrl-C. With `--broker amqp://…` (repeatable,
-beside `--broker redis`) the same measurements run once per broker, each in a RabbitMQ
-vhost of its own, and a last table compares the brokers. See bench/README.md.
+Everything (redis-server, the database: a SQLite file or, with `--database`, a scratch
+PostgreSQL database, workers, gunicorn) is started here on 127.0.0.1 and stopped at the
+end, also on Ctrl-C. With `--broker amqp://…` (repeatable, beside `--broker redis`) the
+same measurements run once per broker, each in a RabbitMQ vhost and a database of its
+own, and a last table compares the brokers. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import platform
 import re
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -43,6 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/jobs.py` puts bench/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench import scale  # noqa: E402
 from tests.harness import (  # noqa: E402
     CeleryWorker,
     Gunicorn,
@@ -50,6 +54,7 @@ from tests.harness import (  # noqa: E402
     RabbitVhost,
     RedisServer,
     http_request,
+    scratch_postgres,
 )
 
 LUA_SCRIPT = ROOT / "bench" / "submit.lua"
@@ -61,6 +66,7 @@ HTTP_TENANT = "bench-http"  # bench/submit.lua's X-Tenant
 # Redis and in the database) but far above what a run can reach.
 UNREACHED_RATE = "100000000/minute"
 UNREACHED_QUOTA = {"max_active": 10**6, "max_per_hour": 10**6}  # the largest PUT /quotas takes
+MEASUREMENTS = ("drain", "http", "latency", "history", "list", "followers")
 QUEUE = "default"  # Taskplane's `echo` queue; the bare no-op tasks use the same one
 
 
@@ -75,6 +81,7 @@ class Row:
     bar: float | None = None  # ratio taskplane/bare that passes; None = informative only
     higher_is_better: bool = True
     note: str = ""
+    load: float = dataclasses.field(default_factory=lambda: os.getloadavg()[0])  # 1-min, at end
 
     @property
     def ratio(self) -> float:
@@ -100,12 +107,13 @@ class Row:
 class Bench:
     """One benchmark run: the shared redis-server and database, and the three measurements."""
 
-    def __init__(self, args, folder: Path, redis_server: RedisServer, broker_url: str):
+    def __init__(self, args, folder: Path, redis_server: RedisServer, broker_url: str,
+                 database_url: str):
         self.args = args
         self.folder = folder
         self.redis = redis_server
-        self.database_path = folder / "taskplane.db"
-        self.database_url = f"sqlite:///{self.database_path}"
+        self.database_url = database_url
+        self.dialect = make_url(database_url).get_backend_name()
         self.broker_url = broker_url
         self.result_url = redis_server.url(1)
         limits = {f"TASKPLANE_RATE_LIMIT_{name}": UNREACHED_RATE
@@ -134,6 +142,8 @@ class Bench:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.started = 0
+        self.engine = None
+        self.facts: list[str] = []  # machine facts, taken when the run starts
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -147,19 +157,20 @@ class Bench:
         env = dict(self.env, BENCH_RESULT_BACKEND=self.result_url) if result_backend else self.env
         return CeleryWorker(module, env, self.log_path(f"worker-{name}"), paused=paused)
 
-    def gunicorn(self, app_spec: str, name: str) -> Gunicorn:
-        """Start gunicorn (config/gunicorn.py, 2 workers) on `app_spec` with the run's env."""
-        return Gunicorn(app_spec, self.env, self.log_path(f"gunicorn-{name}"))
+    def gunicorn(self, app_spec: str, name: str, **env) -> Gunicorn:
+        """Start gunicorn (config/gunicorn.py, 2 workers) on `app_spec`, run's env plus `env`."""
+        return Gunicorn(app_spec, dict(self.env, **env), self.log_path(f"gunicorn-{name}"))
 
     def log_path(self, name: str) -> Path:
         """A fresh log file in the run folder, numbered in start order."""
         self.started += 1
         return self.folder / f"{self.started:02d}-{name}.log"
 
-    def db(self) -> sqlite3.Connection:
-        """A read-only autocommit connection to the run's SQLite file (sees each commit)."""
-        return sqlite3.connect(f"file:{self.database_path}?mode=ro", uri=True,
-                               isolation_level=None, check_same_thread=False)
+    def db(self):
+        """An autocommit connection to the run's database (sees each commit at once)."""
+        if self.engine is None:
+            self.engine = create_engine(self.database_url, isolation_level="AUTOCOMMIT")
+        return self.engine.connect()
 
     def broker_backlog(self) -> int:
         """Messages of QUEUE waiting (all priority lists) or delivered but not yet acked.
@@ -248,12 +259,12 @@ class Bench:
         self.log(f"drain/taskplane: in-process jobs.submit ran at {submit_rate:,.0f}/s "
                  "(not part of the drain figure)")
         conn = self.db()
-        count = "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND status = ?"
+        count = text("SELECT COUNT(*) FROM jobs WHERE tenant = :tenant AND status = :status")
 
         def completed() -> int:
-            if conn.execute(count, (tenant, "failed")).fetchone()[0]:
+            if conn.execute(count, {"tenant": tenant, "status": "failed"}).scalar():
                 raise HarnessError("an echo job failed during the drain")
-            return conn.execute(count, (tenant, "completed")).fetchone()[0]
+            return conn.execute(count, {"tenant": tenant, "status": "completed"}).scalar()
 
         with self.worker("tasks", "drain-taskplane", paused=True) as worker:
             timing = self.drain_until(worker, self.flask_app.extensions["celery"], completed, n)
@@ -279,7 +290,7 @@ class Bench:
             rate, note = self.drain_taskplane(f"bench-drain-{round_}")
             taskplane.append(rate)
             notes.append(note)
-        self.add_row(f"drain {self.args.jobs:,} jobs", "jobs/s", bare, taskplane, bar=0.5,
+        self.add_row(f"drain {self.args.jobs:,} jobs", "jobs/s", bare, taskplane, bar=0.6,
                      note="; ".join(filter(None, notes)))
 
     def add_row(self, metric: str, unit: str, bare: list[float], taskplane: list[float],
@@ -294,10 +305,12 @@ class Bench:
 
     # -- (b) http --------------------------------------------------------------------------
 
-    def wrk(self, server: Gunicorn, seconds: float) -> dict:
-        """Run wrk -c32 -t2 with bench/submit.lua against POST /jobs; parsed figures."""
+    lua_script = LUA_SCRIPT
+
+    def wrk(self, server: Gunicorn, seconds: float, script: Path = LUA_SCRIPT) -> dict:
+        """Run wrk -c32 -t2 with `script` (bench/submit.lua) against POST /jobs; figures."""
         argv = [shutil.which("wrk") or "wrk", f"-c{self.args.connections}", "-t2",
-                f"-d{seconds:g}s", "--latency", "-s", str(LUA_SCRIPT),
+                f"-d{seconds:g}s", "--latency", "--timeout", "10s", "-s", str(script),
                 f"{server.url}/jobs"]
         out = subprocess.run(argv, capture_output=True, text=True, check=True,
                              timeout=seconds + 60).stdout
@@ -312,9 +325,9 @@ class Bench:
             figures["p50"] = match.group(1)
         return figures
 
-    def http_side(self, side: str, app_spec: str) -> tuple[float, str]:
+    def http_side(self, side: str, app_spec: str, **env) -> tuple[float, str]:
         """Warm up, then measure one gunicorn app with wrk; workers are not running."""
-        with self.gunicorn(app_spec, f"http-{side}") as server:
+        with self.gunicorn(app_spec, f"http-{side}", **env) as server:
             self.log(f"http/{side}: warm-up {self.args.warmup:g}s, "
                      f"then wrk {self.args.duration:g}s")
             self.wrk(server, self.args.warmup)
@@ -329,15 +342,22 @@ class Bench:
 
     def measure_http(self) -> None:
         """(b) HTTP submit throughput under gunicorn, bare Flask vs Taskplane, alternating."""
-        bare, taskplane, notes = [], [], []
+        bare, taskplane, sent, notes = [], [], [], []
+        sides = [("bare", bare, "bench.bare_app:app", {}),
+                 ("taskplane", taskplane, "app:create_app()", {})]
+        if not self.args.quick:  # the measurement behind TASKPLANE_TASK_SENT_EVENT's default
+            sides.append(("taskplane-sent-event", sent, "app:create_app()",
+                          {"TASKPLANE_TASK_SENT_EVENT": "true"}))
         for _ in range(self.args.rounds):
-            for side, results, app_spec in (("bare", bare, "bench.bare_app:app"),
-                                            ("taskplane", taskplane, "app:create_app()")):
-                rps, note = self.http_side(side, app_spec)
+            for side, results, app_spec, env in sides:
+                rps, note = self.http_side(side, app_spec, **env)
                 results.append(rps)
                 notes.append(note)
         self.add_row(f"POST /jobs, wrk -c{self.args.connections}", "req/s", bare, taskplane,
-                     bar=0.6, note="; ".join(filter(None, notes)))
+                     bar=0.5, note="; ".join(filter(None, notes)))
+        if sent:
+            self.add_row("  with task-sent event", "req/s", bare, sent,
+                         note="TASKPLANE_TASK_SENT_EVENT=true")
 
     # -- (c) latency -----------------------------------------------------------------------
 
@@ -361,46 +381,38 @@ class Bench:
                     samples["submit"].append((sent - start) * 1000)
 
     def latency_taskplane(self, samples: dict[str, list[float]]) -> None:
-        """Taskplane: POST /jobs to gunicorn, then poll the job's row until `completed`.
+        """Taskplane: POST /jobs with `Prefer: wait=30` to gunicorn until it answers 200.
 
-        Appends to samples["total"] (POST sent to completed row seen), samples["submit"]
-        (POST round trip), and from the stored timestamps samples["stored"]
-        (created_at -> completed_at) and samples["claim"] (created_at -> started_at), in ms.
+        Appends to samples["total"] (POST sent to the 200 with the completed job), and from
+        the stored timestamps samples["stored"] (created_at -> completed_at) and
+        samples["claim"] (created_at -> started_at), in ms.
         """
         body = json.dumps(JOB_BODY).encode()
-        headers = dict(HTTP_HEADERS, **{"X-Tenant": LATENCY_TENANT})
-        query = "SELECT status FROM jobs WHERE id = ?"
-        conn = self.db()
-        interval = self.args.poll_interval / 1000
+        headers = dict(HTTP_HEADERS, **{"X-Tenant": LATENCY_TENANT, "Prefer": "wait=30"})
         measured = []
         with (self.gunicorn("app:create_app()", "latency-taskplane") as server,
               self.worker("tasks", "latency-taskplane") as worker):
             worker.wait_ready(self.flask_app.extensions["celery"])
-            self.log(f"latency/taskplane: {self.args.latency_jobs} sequential POST /jobs + "
-                     f"poll of the row every {self.args.poll_interval:g} ms")
+            self.log(f"latency/taskplane: {self.args.latency_jobs} sequential POST /jobs "
+                     "with Prefer: wait=30")
             for i in range(self.args.latency_warmup + self.args.latency_jobs):
                 start = time.perf_counter()
-                status, data = http_request(server.port, "POST", "/jobs", body, headers)
-                posted = time.perf_counter()
-                if status != 202:
-                    raise HarnessError(f"POST /jobs answered {status}: {data[:500]!r}")
-                job_id = json.loads(data)["id"]
-                deadline = posted + 30
-                while (state := conn.execute(query, (job_id,)).fetchone()[0]) != "completed":
-                    if state in ("failed", "cancelled") or time.perf_counter() > deadline:
-                        raise HarnessError(f"job {job_id} ended {state} in the latency run")
-                    time.sleep(interval)
+                status, data = http_request(server.port, "POST", "/jobs", body, headers,
+                                            timeout=60)
+                answered = time.perf_counter()
+                job = json.loads(data)
+                if status != 200 or job["status"] != "completed":
+                    raise HarnessError(f"POST /jobs with Prefer: wait answered {status}: "
+                                       f"{data[:500]!r}")
                 if i >= self.args.latency_warmup:
-                    samples["total"].append((time.perf_counter() - start) * 1000)
-                    samples["submit"].append((posted - start) * 1000)
-                    measured.append(job_id)
-        stored = "SELECT created_at, started_at, completed_at FROM jobs WHERE id = ?"
-        for job_id in measured:
-            created, started, completed = (dt.datetime.fromisoformat(value) for value in
-                                           conn.execute(stored, (job_id,)).fetchone())
+                    samples["total"].append((answered - start) * 1000)
+                    samples["submit"].append((answered - start) * 1000)
+                    measured.append(job)
+        for job in measured:
+            created, started, completed = (dt.datetime.fromisoformat(job[name]) for name in
+                                           ("created_at", "started_at", "completed_at"))
             samples["stored"].append((completed - created).total_seconds() * 1000)
             samples["claim"].append((started - created).total_seconds() * 1000)
-        conn.close()
 
     def measure_latency(self) -> None:
         """(c) submit -> completed latency of sequential jobs, bare vs Taskplane, alternating.
@@ -420,7 +432,7 @@ class Bench:
                                  higher_is_better=False))
         self.rows.append(Row("  of which submit call p50", "ms", percentile(bare["submit"], 50),
                              percentile(taskplane["submit"], 50), higher_is_better=False,
-                             note="bare: delay() returns; taskplane: POST /jobs round trip"))
+                             note="bare: delay() returns; taskplane: the whole waited POST"))
         self.notes.append(
             f"latency/taskplane, from the stored row (p50): created_at -> completed_at "
             f"{percentile(taskplane['stored'], 50):.2f} ms, created_at -> started_at "
@@ -434,7 +446,7 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def machine_facts(redis_server: RedisServer) -> list[str]:
+def machine_facts(redis_server: RedisServer, bench: Bench) -> list[str]:
     """Lines describing this machine and the versions under test."""
     model = next((line.split(":", 1)[1].strip() for line in
                   Path("/proc/cpuinfo").read_text().splitlines()
@@ -449,9 +461,32 @@ def machine_facts(redis_server: RedisServer) -> list[str]:
         f"load avg at start {os.getloadavg()[0]:.2f}",
         f"python {platform.python_version()} on {platform.platform()}",
         f"{versions}",
-        f"sqlite {sqlite3.sqlite_version} (WAL, synchronous=NORMAL); "
+        f"{database_version(bench)}; "
         f"redis-server {redis_server.client.info('server')['redis_version']}; {wrk_version}",
     ]
+
+
+def database_version(bench: Bench) -> str:
+    """The database under test and its version."""
+    with bench.db() as conn:
+        if bench.dialect == "sqlite":
+            version = conn.execute(text("SELECT sqlite_version()")).scalar()
+            return f"sqlite {version} (WAL, synchronous=NORMAL)"
+        return conn.execute(text("SELECT version()")).scalar().split(" on ")[0]
+
+
+def save_results(facts: list[str], bench: Bench, args, broker: str) -> Path:
+    """Write one broker's run as JSON under --results (git-ignored); returns the file."""
+    folder = Path(args.results)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime('%Y%m%dT%H%M%S')
+    path = folder / f"jobs-{bench.dialect}-{re.sub(r'[^a-z0-9]+', '-', broker)}-{stamp}.json"
+    rows_out = [dict(dataclasses.asdict(row), ratio=row.ratio, verdict=row.verdict)
+                for row in bench.rows]
+    path.write_text(json.dumps({"database": bench.dialect, "broker": broker, "facts": facts,
+                                "rows": rows_out, "notes": bench.notes, "args": vars(args)},
+                               indent=2, default=str))
+    return path
 
 
 def print_report(facts: list[str], rows: list[Row], notes: list[str], args,
@@ -466,24 +501,25 @@ def print_report(facts: list[str], rows: list[Row], notes: list[str], args,
           f"{f' ({overrides})' if overrides else ''}; wrk -c{args.connections} -t2 "
           f"-d{args.duration:g}s")
     header = f"{'metric':<28} {'unit':<7} {'bare':>9} {'taskplane':>10} {'ratio':>7} " \
-             f"{'bar':>8}  result"
+             f"{'bar':>8}  {'result':<6} {'load':>5}"
     print("\n" + header)
     print("-" * len(header))
     for row in rows:
         print(f"{row.metric:<28} {row.unit:<7} {row.bare:>9,.1f} {row.taskplane:>10,.1f} "
-              f"{row.ratio:>6.2f}x {row.bar_text:>8}  {row.verdict}"
+              f"{row.ratio:>6.2f}x {row.bar_text:>8}  {row.verdict:<6} {row.load:>5.2f}"
               + (f"  ({row.note})" if row.note else ""))
-    print("\nnotes: ratio = taskplane / bare; medians of the rounds unless said otherwise.")
+    print("\nnotes: ratio = taskplane / bare (history, list, followers: Taskplane against "
+          "itself); medians of the rounds unless said otherwise.")
     if any(row.metric.startswith("drain") for row in rows):
         bare_done = ("queue lists + unacked hash empty (Redis)" if broker == "redis" else
                      "no ready message in the queue (passive declare; <= 2 unacked unseen)")
         print(f"  drain: timed from the first finished job to the last; bare done = {bare_done},")
-        print("  taskplane done = COUNT(*) of completed rows = N (SQLite), polled every 20 ms.")
+        print("  taskplane done = COUNT(*) of completed rows = N (the run's database), "
+              "polled every 20 ms.")
     if any(row.metric.startswith("latency") for row in rows):
         print("  latency: bare = noop_result.delay().get() (Redis result backend, pub/sub); "
-              "taskplane = POST /jobs over HTTP to")
-        print(f"  gunicorn, then SELECT status of the row every {args.poll_interval:g} ms on a "
-              "read-only SQLite connection (adds <= one interval).")
+              "taskplane = POST /jobs with")
+        print("  `Prefer: wait=30` to gunicorn, until its 200 with the completed job.")
     for note in notes:
         print(f"  {note}")
 
@@ -493,11 +529,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Measure bare Celery/Flask and Taskplane in one run and print each pair "
         "with its ratio: (a) drain rate of a backlog of jobs, (b) POST /jobs throughput under "
-        "gunicorn with wrk, (c) submit->completed latency of sequential jobs. Starts its own "
-        "redis-server, SQLite database, Celery workers and gunicorn on 127.0.0.1 and stops "
-        "them at the end. Needs redis-server and wrk on PATH.")
+        "gunicorn with wrk, (c) submit->completed latency of sequential jobs (Prefer: wait); "
+        "and Taskplane against itself: submit rate with a long history, list page on a big "
+        "table, submit rate with open streams. Starts its own redis-server, database (SQLite "
+        "file, or a scratch PostgreSQL database with --database), Celery workers and gunicorn "
+        "on 127.0.0.1 and stops them at the end. Needs redis-server and wrk on PATH.")
     parser.add_argument("--quick", action="store_true",
-                        help="smaller run: 1 round, 1,000 drain jobs, 5 s of wrk, 100 latency jobs "
+                        help="smaller run: 1 round, 1,000 drain jobs, 5 s of wrk, 100 latency "
+                        "jobs, 20,000 history jobs, 100,000 list jobs, no task-sent side "
                         "(explicit options below still win)")
     parser.add_argument("--jobs", type=int, help="backlog size for the drain measurement "
                         "[default: 5000, 1000 with --quick]")
@@ -505,33 +544,42 @@ def parse_args(argv=None):
                         "[default: 10, 5 with --quick]")
     parser.add_argument("--warmup", type=float, help="seconds of wrk warm-up per side "
                         "before measuring [default: 2, 1 with --quick]")
-    parser.add_argument("--rounds", type=int, help="rounds of each measurement, bare and "
-                        "Taskplane alternating; the table shows medians (latency: pooled "
-                        "samples) [default: 3, 1 with --quick]")
+    parser.add_argument("--rounds", type=int, help="rounds of drain, http and latency, bare "
+                        "and Taskplane alternating; the table shows medians (latency: pooled "
+                        "samples) [default: 2, 1 with --quick]")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections [default: 32]")
     parser.add_argument("--latency-jobs", type=int, help="sequential jobs measured for "
                         "latency [default: 300, 100 with --quick]")
     parser.add_argument("--latency-warmup", type=int, default=20,
                         help="sequential jobs run first and not measured [default: 20]")
-    parser.add_argument("--poll-interval", type=float, default=0.5,
-                        help="ms between polls of a Taskplane job's row in the latency run "
-                        "[default: 0.5]")
     parser.add_argument("--drain-timeout", type=float, default=90,
                         help="seconds one drain may take; then it is cut and the rate is that "
                         "of the jobs finished so far [default: 90]")
-    parser.add_argument("--only", choices=("drain", "http", "latency"), action="append",
-                        help="run only this measurement (repeatable) [default: all three]")
+    parser.add_argument("--only", choices=MEASUREMENTS, action="append",
+                        help="run only this measurement (repeatable) [default: all]")
     parser.add_argument("--broker", action="append", metavar="URL",
                         help="broker to measure on (repeatable, in this order): `redis` (the "
                         "run's redis-server) or an amqp:// URL of a RabbitMQ server, where each "
                         "run gets a vhost of its own (made with rabbitmqctl); with several, a "
                         "last table compares them [default: redis]")
+    parser.add_argument("--database", help="PostgreSQL server URL (postgresql://user@host/db): "
+                        "each broker's run creates its own database there and drops it at the "
+                        "end [default: a SQLite file in the run folder]")
+    parser.add_argument("--history-jobs", type=int, help="jobs of the tenant created in the "
+                        "last hour for the history ratio [default: 200000, 20000 with --quick]")
+    parser.add_argument("--list-jobs", type=int, help="jobs of the big tenant for the list "
+                        "page ratio [default: 1000000, 100000 with --quick]")
+    parser.add_argument("--list-requests", type=int, default=200,
+                        help="sequential GET /jobs?limit=50 per tenant [default: 200]")
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results"),
+                        help="folder of the JSON of each run [default: bench/results]")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp folder (database, process logs) and print its path")
     args = parser.parse_args(argv)
     args.broker = args.broker or ["redis"]
-    defaults = {"jobs": (5000, 1000), "duration": (10, 5), "warmup": (2, 1), "rounds": (3, 1),
-                "latency_jobs": (300, 100)}
+    defaults = {"jobs": (5000, 1000), "duration": (10, 5), "warmup": (2, 1), "rounds": (2, 1),
+                "latency_jobs": (300, 100), "history_jobs": (200_000, 20_000),
+                "list_jobs": (1_000_000, 100_000)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -546,7 +594,8 @@ def _interrupt(signum, _frame):
 def main(argv=None) -> int:
     """Run the selected measurements and print the report; 0 when they ran (even with MISS)."""
     args = parse_args(argv)
-    if shutil.which("wrk") is None and (not args.only or "http" in args.only):
+    if shutil.which("wrk") is None and (not args.only or {"http", "history", "followers"}
+                                        & set(args.only)):
         print("wrk is not installed: apt-get install -y wrk (make bench does it)",
               file=sys.stderr)
         return 2
@@ -559,7 +608,6 @@ def main(argv=None) -> int:
         else:
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
         redis_server = stack.enter_context(RedisServer(folder))
-        facts = machine_facts(redis_server)
         results = {}
         try:
             for broker in args.broker:
@@ -569,7 +617,9 @@ def main(argv=None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
         for broker, bench in results.items():
-            print_report(facts, bench.rows, bench.notes, args, broker_name(broker))
+            print_report(bench.facts, bench.rows, bench.notes, args, broker_name(broker))
+            saved = save_results(bench.facts, bench, args, broker_name(broker))
+            print(f"\nresults: {saved}")
         if len(results) > 1:
             print_broker_comparison(results)
     return 0
@@ -596,10 +646,17 @@ def run_on(broker: str, args, folder: Path, redis_server: RedisServer, stack) ->
     run_folder = folder / re.sub(r"\W+", "-", broker_name(broker))
     run_folder.mkdir()
     print(f"[{time.strftime('%H:%M:%S')}] broker {broker_name(broker)}", file=sys.stderr)
-    bench = Bench(args, run_folder, redis_server, url)
-    for name in ("drain", "http", "latency"):
+    database_url = (stack.enter_context(scratch_postgres(args.database, "taskplane_bench"))
+                    if args.database else f"sqlite:///{run_folder / 'taskplane.db'}")
+    bench = Bench(args, run_folder, redis_server, url, database_url)
+    stack.callback(lambda: bench.engine and bench.engine.dispose())
+    bench.facts = machine_facts(redis_server, bench)
+    for name in MEASUREMENTS:
         if not args.only or name in args.only:
-            getattr(bench, f"measure_{name}")()
+            if hasattr(bench, f"measure_{name}"):
+                getattr(bench, f"measure_{name}")()
+            else:
+                getattr(scale, f"measure_{name}")(bench)
     return bench
 
 
