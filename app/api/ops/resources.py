@@ -79,6 +79,8 @@ def _ready() -> bool:
 
 @blp.route("/metrics")
 class Metrics(MethodView):
+    # Not the API's credentials: an allowed network, or the bearer TASKPLANE_METRICS_TOKEN.
+    @blp.doc(security=[])
     @blp.response(200, content_type="text/plain")
     @blp.alt_response(403, description="Peer not allowed and no valid bearer token")
     def get(self):
