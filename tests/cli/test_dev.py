@@ -38,7 +38,8 @@ def test_dev_serves_api_worker_and_flower_and_ctrl_c_stops_everything(tmp_path):
     env.update(TASKPLANE_VAR_DIR=str(tmp_path / "var"), PORT=str(api),
                FLOWER_PORT=str(flower), TASKPLANE_BROKER_URL=f"redis://127.0.0.1:{broker}/0",
                TASKPLANE_WORKER_METRICS_PORT=str(job_metrics))
-    log = (tmp_path / "dev.log").open("w+")
+    # Append mode: every process writes at the end, never at an offset a reader moved.
+    log = (tmp_path / "dev.log").open("a")
     dev = subprocess.Popen([str(Path(sys.executable).parent / "taskplane"), "dev"], env=env,
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -60,8 +61,8 @@ def test_dev_serves_api_worker_and_flower_and_ctrl_c_stops_everything(tmp_path):
         web_metrics = _get(f"{base}/metrics")
         assert 'service_jobs_total{job_type="echo",status="queued"} 1.0' in web_metrics.text
 
-        log.seek(0)
-        login = next(line.split(": ", 1)[1].strip() for line in log
+        login = next(line.split(": ", 1)[1].strip()
+                     for line in (tmp_path / "dev.log").read_text().splitlines()
                      if line.startswith("Flower login"))
         user, password = login.split(":", 1)
         flower_url = f"http://127.0.0.1:{flower}/api/workers"
