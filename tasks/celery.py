@@ -11,7 +11,7 @@ from contextlib import nullcontext
 
 from flask import Flask
 
-from app import create_app, tracing
+from app.factory import create_app, tracing
 from app.extensions import celery_app, runtime
 
 tracing.defer_to_fork()  # each pool process sets up its own tracer (tasks.telemetry)
