@@ -11,8 +11,9 @@ from contextlib import nullcontext
 
 from flask import Flask
 
-from app.factory import create_app, tracing
+from app import tracing
 from app.extensions import celery_app, runtime
+from app.factory import create_app
 
 tracing.defer_to_fork()  # each pool process sets up its own tracer (tasks.telemetry)
 try:
