@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
         )
     stale_temp_files()  # uploads that died with an earlier process of this store
     configure_logging(settings.log_format, settings.log_level)
-    app = Flask(__name__)
+    app = Flask("app")  # the package: its root path and name, as before the factory moved
     app.config.from_mapping(_flask_config(settings))
     instrument_app(app, db.engine)  # first: its span covers every hook below
     app.extensions["celery"] = celery_app
