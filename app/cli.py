@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import click
+from taskplane_client import TERMINAL, ApiError, Client
 
-from app.client import TERMINAL, ApiError, Client
 from app.migrate import upgrade
 from config.settings import ROOT, Settings
 
@@ -75,8 +75,7 @@ def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, fol
                 wait=PREFER_WAIT if wait and not follow else None)
     click.echo(job["id"])
     if follow:
-        for line in _each(client.follow_logs(job["id"])):
-            click.echo(line)
+        _echo_lines(client.follow(job["id"]))
     if (wait or follow) and job["status"] not in TERMINAL:
         job = client.wait(job["id"], on_update=None if follow else _progress)
         click.echo("", err=True)
@@ -98,6 +97,12 @@ def _each(listing):
         yield from listing
     except ApiError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _echo_lines(follow) -> None:
+    """Print each log line of a `Client.follow` as `<time> <message>`."""
+    for entry in _each(follow):
+        click.echo(f"{entry['at']} {entry['message']}")
 
 
 @main.group()
@@ -145,8 +150,7 @@ def jobs_logs(ctx, job_id, follow) -> None:
     """A job's log lines."""
     client = _client(ctx)
     if follow:
-        for line in _each(client.follow_logs(job_id)):
-            click.echo(line)
+        _echo_lines(client.follow(job_id))
         return
     click.echo(_call(client.logs, job_id), nl=False)
 
@@ -204,7 +208,7 @@ def api_keys_revoke(ctx, key_id) -> None:
 def audit_log(ctx, actor, action, outcome, since, until, limit) -> None:
     """The tenant's audit log, newest first (operator, admin)."""
     listing = _client(ctx).audit(actor=actor, action=action, outcome=outcome, since=since,
-                                 until=until, limit=min(limit, 500))
+                                 until=until, page_size=min(limit, 500))
     for _, record in zip(range(limit), _each(listing), strict=False):
         click.echo(f"{record['at']}  {record['outcome']:<7} {record['status']} "
                    f"{record['action']:<20} {record['target'] or '-'}  "

@@ -275,16 +275,15 @@ def test_cli_follow_resumes_after_the_server_ends_the_stream(worker, short_lived
 def test_client_follow_resumes_without_loss_or_repeat_after_the_web_worker_is_killed(
         worker, few_slots, alice, tenant):
     import psutil
-
-    from app.client import Client
+    from taskplane_client import Client
 
     job_id = alice.submit("sleep", {"seconds": 6}).get_json()["id"]
     client = Client(few_slots.url, actor="alice", roles="viewer", tenant=tenant)
     lines, first = [], threading.Event()
 
     def follow():
-        for line in client.follow_logs(job_id):
-            lines.append(line.split(" ", 1)[1])
+        for entry in client.follow(job_id):
+            lines.append(entry["message"])
             first.set()
 
     reader = threading.Thread(target=follow, daemon=True)
