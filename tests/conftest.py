@@ -25,6 +25,7 @@ from tests.harness import (
     RabbitVhost,
     RedisServer,
     scratch_postgres,
+    served,
     wait_until,
 )
 
@@ -166,6 +167,13 @@ def worker(settings, app_factory, tmp_path_factory):
 def app(app_factory):
     """A fresh Flask app for this test."""
     return app_factory()
+
+
+@pytest.fixture
+def api_url(app):
+    """The test app served over real HTTP on a free port (for the command and the bindings)."""
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
