@@ -1,11 +1,18 @@
-"""The `taskplane` group, its connection options and what every client command shares."""
+"""The `taskplane` group, its connection options and what every client command shares.
+
+`taskplane_client` (and with it `requests`) is imported when a command talks to the API,
+not before: `taskplane --help` needs neither.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
-from taskplane_client import ApiError, Client
+
+if TYPE_CHECKING:
+    from taskplane_client import Client
 
 
 @click.group()
@@ -27,6 +34,8 @@ def main(ctx, url, actor, roles, tenant, reason, token) -> None:
 
 def api_client(ctx) -> Client:
     """The API client for the group's connection options."""
+    from taskplane_client import Client
+
     return Client(**ctx.obj)
 
 
@@ -37,6 +46,8 @@ def show(data) -> None:
 
 def call(method, *args, **kwargs):
     """`method(...)`; an API error becomes a clear message and exit status 1."""
+    from taskplane_client import ApiError
+
     try:
         return method(*args, **kwargs)
     except ApiError as exc:
@@ -45,6 +56,8 @@ def call(method, *args, **kwargs):
 
 def each(listing):
     """Items of a listing or stream; an API error becomes a clear message, as in `call`."""
+    from taskplane_client import ApiError
+
     try:
         yield from listing
     except ApiError as exc:

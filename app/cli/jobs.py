@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-from taskplane_client import TERMINAL
 
 from app.cli.base import api_client, call, each, main, show
 
@@ -39,6 +38,8 @@ def _echo_lines(follow) -> None:
 @click.pass_context
 def submit(ctx, job_type, payload, project, priority, idempotency_key, wait, follow) -> None:
     """Submit a job; with --wait or --follow, exit non-zero unless it completes."""
+    from taskplane_client import TERMINAL
+
     client = api_client(ctx)
     try:
         body = json.loads(payload)

@@ -47,6 +47,7 @@ def test_taskplane_help_loads_no_server_module(tmp_path):
     assert run.returncode == 0 and "Commands:" in run.stdout, run.stderr[-2000:]
     assert "app.cli.server" in modules  # the server commands are listed...
     assert server_modules(modules, allowed=("app", "app.cli")) == set()  # ...not loaded
+    assert "requests" not in modules  # nor is HTTP, before a command talks to the API
 
 
 @pytest.mark.parametrize("command", [["jobs", "list"], ["quotas"]])
