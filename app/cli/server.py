@@ -1,15 +1,13 @@
 """The `taskplane` command's server side: `migrate` and `dev`.
 
-The server's modules (settings, Alembic, honcho) are imported inside the commands, so
-that the client commands and `--help` start without them.
+The server's modules (settings, Alembic, honcho), and the standard modules only `dev`
+uses, are imported inside the commands, so that the client commands and `--help` start
+without them.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +30,8 @@ def migrate() -> None:
 
 def _answers(url: str) -> bool:
     """True when something accepts a connection at the address of `url`."""
+    import socket
+
     parsed = urlparse(url)
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379),
@@ -43,6 +43,8 @@ def _answers(url: str) -> bool:
 
 def _redis_command(url: str, var_dir: Path) -> str:
     """The command line of a local redis-server for `url`, data under var/redis with AOF on."""
+    import shutil
+
     if shutil.which("redis-server") is None:
         raise click.ClickException("redis-server not found: apt-get install redis-server")
     data = var_dir / "redis"
@@ -64,6 +66,8 @@ def _procfile() -> str:
               help="Processes to run.")
 def dev(procfile: str) -> None:
     """Run web, worker, beat and Flower (and redis-server if none answers); Ctrl-C stops all."""
+    import secrets
+
     from honcho.environ import parse_procfile
     from honcho.manager import Manager
 
