@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-CHUNK = 1024 * 1024
+CHUNK = 1024 * 1024  # the block bytes are read, written, hashed and sent in, everywhere
 DIGEST_PREFIX = "sha256:"
 
 

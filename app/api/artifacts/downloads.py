@@ -9,8 +9,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from app.services import artifacts
-
-CHUNK = 1024 * 1024
+from app.storage import CHUNK
 
 
 def _span(size: int, tag: str) -> tuple[int, int] | None:

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 from werkzeug.exceptions import ClientDisconnected
 
-CHUNK = 1024 * 1024
+from app.storage import CHUNK
+
 STREAM_CHUNK = 64 * 1024  # the plain path: gunicorn hands out 1 KiB at a time anyway
 
 
