@@ -1,10 +1,12 @@
-"""Following a job while it runs: the poll loop behind log follows and event streams.
+"""A job's log lines and what happens to it while it runs: what log pages, log follows
+and event streams show.
 
-The API only renders what `follow()` yields. Between polls the session holds no
-database connection, so an idle stream costs a thread but no pool connection. Each
-process serves at most `stream_slots` streams at once (`slots.acquire()`), so the web
-server's threads beyond them always remain for other requests. A submit that waits for
-its job's end (`Prefer: wait`) holds a slot too, and sleeps on the job's end notice.
+The API only renders what `log_page()` and `follow()` give it. Between polls the
+session holds no database connection, so an idle stream costs a thread but no pool
+connection. Each process serves at most `stream_slots` streams at once
+(`slots.acquire()`), so the web server's threads beyond them always remain for other
+requests. A submit that waits for its job's end (`Prefer: wait`) holds a slot too, and
+sleeps on the job's end notice.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from app.errors import Unavailable
 from app.extensions import db, runtime
-from app.models import Job
+from app.models import Job, JobLog
 from app.models.jobs import TERMINAL
 from app.services import job_ends, jobs
 
@@ -94,6 +96,12 @@ def follow(job_id: str, since: int, with_job: bool = True,
         poll = (settings.log_follow_poll_seconds if changed
                 else min(poll * 2, settings.log_follow_poll_max_seconds))
         time.sleep(max(0.0, min(poll, deadline - now)))
+
+
+def log_page(job: Job, since: int, limit: int) -> tuple[list[JobLog], int]:
+    """Up to `limit` log lines of `job` after cursor `since`, and the cursor that follows them."""
+    entries = jobs.logs(job, since, limit)
+    return entries, entries[-1].id if entries else since
 
 
 def _logs_after(job: Job, cursor: int):

@@ -9,6 +9,7 @@ import pytest
 
 from app.errors import Unavailable
 from app.extensions import db
+from app.models import Job
 from app.services import job_streams
 from tests.harness import wait_until
 
@@ -109,3 +110,20 @@ def test_stream_slots_refuse_past_the_limit_and_release_once(app_factory):
     second()
     third()
     assert slots.open == 0
+
+
+def test_log_page_gives_the_lines_after_the_cursor_and_the_cursor_after_them(
+        app, caller, worker):
+    alice = caller("viewer")
+    job_id = alice.submit("py-lines", {"count": 3, "text": "x"}).get_json()["id"]
+    alice.wait_status(job_id, "completed", timeout=30)
+    job = db.session.get(Job, job_id)
+    every, end = job_streams.log_page(job, 0, 100)
+    first, after_first = job_streams.log_page(job, 0, 1)
+    rest, after_rest = job_streams.log_page(job, after_first, 100)
+    none, unchanged = job_streams.log_page(job, end, 100)
+    db.session.remove()
+    assert len(every) == 4 and end == every[-1].id
+    assert [e.id for e in first] == [every[0].id] and after_first == every[0].id
+    assert [e.id for e in rest] == [e.id for e in every[1:]] and after_rest == end
+    assert none == [] and unchanged == end  # nothing new: the cursor stays where it was

@@ -1,10 +1,11 @@
 """Log and event streams of one job, rendered as plain text, NDJSON and Server-Sent Events.
 
-What happens to the job comes from `app.services.job_streams.follow`; this module only
-writes it out. Keep-alives: SSE sends a `: keep-alive` comment, NDJSON an empty line
-(NDJSON readers skip empty lines), plain text nothing (any byte would become part of
-the log). At every keep-alive the client's socket is also checked, so a client that
-closed its connection frees its thread within one keep-alive interval, whatever the format.
+A page of lines comes from `app.services.job_streams.log_page`, and what happens to a
+running job from `app.services.job_streams.follow`; this module only writes them out.
+Keep-alives: SSE sends a `: keep-alive` comment, NDJSON an empty line (NDJSON readers
+skip empty lines), plain text nothing (any byte would become part of the log). At every
+keep-alive the client's socket is also checked, so a client that closed its connection
+frees its thread within one keep-alive interval, whatever the format.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import json
 import select
 import socket
+from typing import TYPE_CHECKING
 
 from flask import Response, request, stream_with_context
 
 from app.api.schemas import INT32
 from app.errors import ValidationFailed
 from app.logs import json_object
-from app.models import Job, JobLog
-from app.services import job_streams, jobs
+from app.services import job_streams
+
+if TYPE_CHECKING:
+    from app.models import Job, JobLog
 
 NDJSON = "application/x-ndjson"
 SSE_RETRY_MS = 2000  # how long an EventSource waits before it reconnects (with Last-Event-ID)
@@ -73,8 +77,7 @@ def log_response(job: Job, since: int, limit: int, follow: bool, accept: str) ->
     render = render_ndjson if ndjson else render_text
     mimetype = NDJSON if ndjson else "text/plain"
     if not follow:
-        entries = jobs.logs(job, since, limit)
-        next_cursor = entries[-1].id if entries else since
+        entries, next_cursor = job_streams.log_page(job, since, limit)
         response = Response("".join(render(e) for e in entries), mimetype=mimetype)
         response.headers["X-Next-Cursor"] = str(next_cursor)
         return response
