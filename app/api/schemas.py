@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -65,6 +67,39 @@ class Schema(ma.Schema):
 
     class Meta:
         unknown = ma.RAISE
+
+
+class Derived:
+    """A field whose value is `derive(obj)` instead of an attribute of the object dumped.
+
+    Mixed into the field class it serializes as, so the OpenAPI document shows the value's
+    real type (`fields.Method` and `fields.Function` show none): `class DerivedList(Derived,
+    fields.List)`, then `DerivedList(fields.Nested(X), derive=lambda obj: ...)`.
+    """
+
+    def __init__(self, *args, derive: Callable[[object], object], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.derive = derive
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        """The value to dump: `derive(obj)`."""
+        return self.derive(obj)
+
+
+class DerivedList(Derived, fields.List):
+    """A list derived from the object dumped."""
+
+
+class DerivedNested(Derived, fields.Nested):
+    """A nested object derived from the object dumped (often the object itself)."""
+
+
+class DerivedDict(Derived, fields.Dict):
+    """A mapping derived from the object dumped."""
+
+
+class DerivedBoolean(Derived, fields.Boolean):
+    """A flag derived from the object dumped."""
 
 
 class ErrorSchema(Schema):

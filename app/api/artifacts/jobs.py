@@ -6,7 +6,6 @@ from flask import Response
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.api.artifacts.resources import present
 from app.api.artifacts.schemas import ArtifactListSchema
 from app.api.context import current_principal
 from app.auth import Permission, requires
@@ -24,7 +23,7 @@ class JobArtifacts(MethodView):
         """The artifacts the job produced, oldest first."""
         principal = current_principal()
         job = jobs.get(principal, job_id)
-        return {"items": [present(a) for a in artifacts.job_artifacts(job.id, principal)]}
+        return {"items": artifacts.job_artifacts(job.id, principal)}
 
 
 @blp.route("/<job_id>/artifacts.zip")

@@ -31,17 +31,9 @@ BYTES = {"description": "The bytes, with the `content_type` they were stored wit
          "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-def present(artifact) -> dict:
-    """The artifact's fields as the API shows them."""
-    return {**{name: getattr(artifact, name) for name in (
-        "id", "name", "type", "content_type", "size", "digest", "version", "tenant",
-        "project", "job_id", "created_by", "created_at", "updated_at", "expires_at")},
-        "metadata": artifact.meta, "manifest": artifact.manifest_id,
-        "has_content": artifact.manifest_id is not None}
-
-
 def _answer(artifact, status: int = 200, **headers):
-    return present(artifact), status, {"ETag": f'"{artifacts.etag(artifact)}"', **headers}
+    """The artifact, with its `ETag` (what `If-Match` names when updating)."""
+    return artifact, status, {"ETag": f'"{artifacts.etag(artifact)}"', **headers}
 
 
 def _if_match() -> tuple[str, ...] | None:
@@ -60,8 +52,7 @@ class Artifacts(MethodView):
     def get(self, args):
         """List the tenant's artifacts, newest first."""
         cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = artifacts.list_artifacts(current_principal(), args, cursor, limit)
-        return {"items": [present(a) for a in page.items], "next_cursor": page.next_cursor}
+        return artifacts.list_artifacts(current_principal(), args, cursor, limit)
 
     @requires(Permission.WRITE_ARTIFACTS)
     @blp.arguments(ArtifactCreateSchema)

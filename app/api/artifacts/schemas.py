@@ -9,7 +9,7 @@ import re
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.api.jobs.schemas import NAME
-from app.api.schemas import BOUNDED_BY, PageArgsSchema, Schema, page_schema
+from app.api.schemas import BOUNDED_BY, DerivedBoolean, PageArgsSchema, Schema, page_schema
 
 LABEL = validate.Regexp(re.compile(r"^[^\x00-\x1f\x7f]{1,256}$"),
                         error="1-256 characters, no control characters")
@@ -62,13 +62,13 @@ class ArtifactSchema(Schema):
     id = fields.String()
     name = fields.String()
     type = fields.String()
-    metadata = fields.Dict()
+    metadata = fields.Dict(attribute="meta")
     content_type = fields.String(allow_none=True)
     size = fields.Integer(allow_none=True)
     digest = fields.String(allow_none=True, metadata={"description": "sha256:<hex>"})
     version = fields.Integer()
-    manifest = fields.String(allow_none=True)
-    has_content = fields.Boolean()
+    manifest = fields.String(attribute="manifest_id", allow_none=True)
+    has_content = DerivedBoolean(derive=lambda artifact: artifact.manifest_id is not None)
     tenant = fields.String()
     project = fields.String(allow_none=True)
     job_id = fields.String(allow_none=True)

@@ -6,7 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields
 
-from app.api.schemas import Schema
+from app.api.schemas import DerivedDict, DerivedNested, Schema
 
 
 def payload_json_schema(payload_schema) -> dict:
@@ -27,13 +27,18 @@ class RetryPolicySchema(Schema):
 
 
 class TimeLimitsSchema(Schema):
-    soft_seconds = fields.Integer()
-    hard_seconds = fields.Integer()
+    soft_seconds = fields.Integer(attribute="soft_time_limit")
+    hard_seconds = fields.Integer(attribute="time_limit")
 
 
 class QuotaDefaultsSchema(Schema):
     max_active = fields.Integer()
     max_per_hour = fields.Integer()
+
+
+def _itself(job_type):
+    """The job type: its policy groups are read from the catalog entry itself."""
+    return job_type
 
 
 class JobTypeSchema(Schema):
@@ -43,10 +48,11 @@ class JobTypeSchema(Schema):
     description = fields.String()
     kind = fields.String(metadata={"description": "python or command"})
     queue = fields.String()
-    payload_schema = fields.Dict()
-    retry_policy = fields.Nested(RetryPolicySchema)
-    time_limits = fields.Nested(TimeLimitsSchema)
-    default_quota = fields.Nested(QuotaDefaultsSchema)
+    payload_schema = DerivedDict(derive=lambda job_type: payload_json_schema(
+        job_type.payload_schema))
+    retry_policy = DerivedNested(RetryPolicySchema, derive=_itself)
+    time_limits = DerivedNested(TimeLimitsSchema, derive=_itself)
+    default_quota = DerivedNested(QuotaDefaultsSchema, derive=_itself)
     max_payload_bytes = fields.Integer()
     command = fields.List(fields.String())
     permission = fields.String(allow_none=True, metadata={

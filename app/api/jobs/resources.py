@@ -24,7 +24,7 @@ from app.api.telemetry import request_trace_id
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
 from app.models.jobs import TERMINAL
-from app.services import artifacts, job_streams, jobs
+from app.services import job_streams, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs",
                 description="Submit jobs, watch them run, read their logs and results.")
@@ -51,20 +51,6 @@ LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
                                 "sends when it reconnects): resume after it; wins over `since`",
                  "schema": {"type": "string", "pattern": "^[0-9]{1,10}$",
                             "maxLength": 10}}
-JOB_COLUMNS = tuple(name for name in JobSchema().fields if name not in ("timeline", "artifacts"))
-
-
-def present(job, with_timeline: bool = True) -> dict:
-    """The job's fields as the API shows them."""
-    data = {column: getattr(job, column) for column in JOB_COLUMNS}
-    if with_timeline:
-        data["timeline"] = jobs.timeline(job)
-        # A job never claimed has produced nothing: a submit pays no extra query.
-        data["artifacts"] = (artifacts.job_artifacts(job.id, current_principal())
-                             if job.attempts else [])
-    return data
-
-
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -94,9 +80,7 @@ class Jobs(MethodView):
     def get(self, args):
         """List the tenant's jobs, newest first."""
         cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = jobs.list_jobs(current_principal(), args, cursor, limit)
-        return {"items": [present(j, with_timeline=False) for j in page.items],
-                "next_cursor": page.next_cursor}
+        return jobs.list_jobs(current_principal(), args, cursor, limit)
 
     @requires(Permission.SUBMIT)
     @blp.arguments(JobSubmitSchema)
@@ -121,8 +105,8 @@ class Jobs(MethodView):
             job = job_streams.wait_for_end(job, wait)
             if job.status in TERMINAL:
                 headers["Preference-Applied"] = f"wait={wait}"
-                return present(job), 200, headers
-        return present(job), 202, headers
+                return job, 200, headers
+        return job, 202, headers
 
 
 @blp.route("/<job_id>")
@@ -131,13 +115,13 @@ class Job(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id):
         """Show one job with its timeline."""
-        return present(jobs.get(current_principal(), job_id))
+        return jobs.get(current_principal(), job_id)
 
     @requires(Permission.MANAGE_OWN_JOBS)
     @blp.response(202, JobSchema)
     def delete(self, job_id):
         """Cancel the job (same as `POST /jobs/{id}/cancel`)."""
-        return present(jobs.cancel(current_principal(), job_id))
+        return jobs.cancel(current_principal(), job_id)
 
 
 @blp.route("/<job_id>/cancel")
@@ -146,7 +130,7 @@ class JobCancel(MethodView):
     @blp.response(202, JobSchema)
     def post(self, job_id):
         """Cancel a queued job, or stop a running one; 409 when already terminal."""
-        return present(jobs.cancel(current_principal(), job_id))
+        return jobs.cancel(current_principal(), job_id)
 
 
 @blp.route("/<job_id>/retry")
@@ -156,7 +140,7 @@ class JobRetry(MethodView):
     @blp.alt_response(429, **OVER_QUOTA)
     def post(self, job_id):
         """Run a failed or cancelled job again as a new attempt."""
-        return present(jobs.retry(current_principal(), job_id))
+        return jobs.retry(current_principal(), job_id)
 
 
 @blp.route("/<job_id>/result")
@@ -193,5 +177,4 @@ class JobEvents(MethodView):
     def get(self, args, job_id):
         """Status, progress and log lines as Server-Sent Events, until the job ends."""
         job = jobs.get(current_principal(), job_id)
-        return streams.event_response(job, args["since"],
-                                      lambda j: JobSchema().dump(present(j)))
+        return streams.event_response(job, args["since"], JobSchema().dump)

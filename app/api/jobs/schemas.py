@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.schemas import PageArgsSchema, Schema, page_schema
+from app.api.context import current_principal
+from app.api.schemas import DerivedList, PageArgsSchema, Schema, page_schema
 from app.models.jobs import STATUSES
+from app.services import artifacts, jobs
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
                        error="letters, digits, '.', '_' and '-'; at most 128")
@@ -39,8 +41,16 @@ class ArtifactRefSchema(Schema):
     version = fields.Integer()
 
 
+def produced(job) -> list:
+    """The artifacts `job` produced that the caller may read, oldest first.
+
+    A job never claimed has produced nothing: a submit pays no extra query.
+    """
+    return artifacts.job_artifacts(job.id, current_principal()) if job.attempts else []
+
+
 class JobSchema(Schema):
-    """A job as the API shows it."""
+    """A job as the API shows it: its columns, its timeline and what it produced."""
 
     id = fields.String()
     job_type = fields.String()
@@ -59,8 +69,8 @@ class JobSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     error = fields.Dict(allow_none=True)
-    timeline = fields.List(fields.Nested(TransitionSchema))
-    artifacts = fields.List(fields.Nested(ArtifactRefSchema))
+    timeline = DerivedList(fields.Nested(TransitionSchema), derive=jobs.timeline)
+    artifacts = DerivedList(fields.Nested(ArtifactRefSchema), derive=produced)
 
 
 class JobSummarySchema(JobSchema):
