@@ -7,6 +7,7 @@ from collections.abc import Callable
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.services.pagination import Page
 from config.settings import Settings
 
 _PAGE = Settings()
@@ -121,6 +122,19 @@ class PageArgsSchema(Schema):
     limit = fields.Integer(load_default=_PAGE.page_size_default,
                            validate=validate.Range(min=1, max=_PAGE.page_size_max))
     cursor = fields.String(load_default=None, validate=validate.Length(max=512))
+
+
+PAGE_ARGS = ("cursor", "limit")
+
+
+def fetch_page(args: dict, fetch: Callable[..., Page], *leading) -> Page:
+    """The page a list view answers: `fetch(*leading, filters=, cursor=, limit=)`.
+
+    `args` is the view's parsed query (`PageArgsSchema` and its filters); the filters are
+    everything but `cursor` and `limit`. The page is dumped by the view's `page_schema`.
+    """
+    filters = {name: value for name, value in args.items() if name not in PAGE_ARGS}
+    return fetch(*leading, filters=filters, cursor=args["cursor"], limit=args["limit"])
 
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:

@@ -13,6 +13,7 @@ from app.api.api_keys.schemas import (
     ApiKeySchema,
 )
 from app.api.context import current_principal
+from app.api.schemas import fetch_page
 from app.auth import Permission, requires
 from app.services import api_keys
 
@@ -28,9 +29,7 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeyPageSchema)
     def get(self, args):
         """The tenant's keys, newest first (never the keys themselves)."""
-        cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = api_keys.list_keys(args, cursor, limit)
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return fetch_page(args, api_keys.list_keys)
 
     @requires(Permission.ADMINISTER)
     @blp.arguments(ApiKeyCreateSchema)

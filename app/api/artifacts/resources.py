@@ -19,6 +19,7 @@ from app.api.artifacts.schemas import (
     ManifestListSchema,
 )
 from app.api.context import current_principal
+from app.api.schemas import fetch_page
 from app.auth import Permission, requires
 from app.extensions import runtime
 from app.services import artifact_links, artifacts
@@ -51,8 +52,7 @@ class Artifacts(MethodView):
     @blp.response(200, ArtifactPageSchema)
     def get(self, args):
         """List the tenant's artifacts, newest first."""
-        cursor, limit = args.pop("cursor"), args.pop("limit")
-        return artifacts.list_artifacts(current_principal(), args, cursor, limit)
+        return fetch_page(args, artifacts.list_artifacts, current_principal())
 
     @requires(Permission.WRITE_ARTIFACTS)
     @blp.arguments(ArtifactCreateSchema)

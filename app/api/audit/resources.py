@@ -7,6 +7,7 @@ from flask.views import MethodView
 from app.api import Blueprint
 from app.api.audit.schemas import AuditListArgsSchema, AuditPageSchema
 from app.api.context import current_principal
+from app.api.schemas import fetch_page
 from app.auth import Permission, requires
 from app.services import audit
 
@@ -21,7 +22,4 @@ class AuditLog(MethodView):
     @blp.response(200, AuditPageSchema)
     def get(self, args):
         """The tenant's audit records, newest first."""
-        principal = current_principal()
-        cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = audit.list_records(principal.tenant, args, cursor, limit)
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return fetch_page(args, audit.list_records, current_principal().tenant)

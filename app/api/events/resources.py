@@ -7,6 +7,7 @@ from flask.views import MethodView
 from app.api import Blueprint
 from app.api.context import current_principal
 from app.api.events.schemas import EventListArgsSchema, EventPageSchema
+from app.api.schemas import fetch_page
 from app.auth import Permission, requires
 from app.extensions import db
 from app.services import events
@@ -22,7 +23,4 @@ class Events(MethodView):
     @blp.response(200, EventPageSchema)
     def get(self, args):
         """The tenant's governance events, newest first."""
-        cursor, limit = args.pop("cursor"), args.pop("limit")
-        page = events.list_events(db.session, current_principal().tenant, filters=args,
-                                  cursor=cursor, limit=limit)
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return fetch_page(args, events.list_events, db.session, current_principal().tenant)

@@ -19,7 +19,7 @@ from app.api.jobs.schemas import (
     LogArgsSchema,
     ResultSchema,
 )
-from app.api.schemas import ErrorEnvelopeSchema
+from app.api.schemas import ErrorEnvelopeSchema, fetch_page
 from app.api.telemetry import request_trace_id
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
@@ -79,8 +79,7 @@ class Jobs(MethodView):
     @blp.response(200, JobPageSchema)
     def get(self, args):
         """List the tenant's jobs, newest first."""
-        cursor, limit = args.pop("cursor"), args.pop("limit")
-        return jobs.list_jobs(current_principal(), args, cursor, limit)
+        return fetch_page(args, jobs.list_jobs, current_principal())
 
     @requires(Permission.SUBMIT)
     @blp.arguments(JobSubmitSchema)

@@ -101,5 +101,4 @@ class SlowRequests(MethodView):
     @blp.response(200, SlowRequestPageSchema)
     def get(self, args):
         """The tenant's most recent slow requests, newest first."""
-        page = slow_requests.list_slow_requests(args["cursor"], args["limit"])
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return slow_requests.list_slow_requests(args["cursor"], args["limit"])
