@@ -20,6 +20,9 @@ INT64 = validate.Range(min=-(2**63), max=2**63 - 1)
 STRING_MAX = 512
 LIST_MAX = 100
 BOUNDED_BY = "x-bounded-by"
+# A name a caller chooses that ends up in paths and labels: a project.
+NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+                       error="letters, digits, '.', '_' and '-'; at most 128")
 
 
 def _has_bound(field: fields.Field, kind: type) -> bool:

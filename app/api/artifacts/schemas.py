@@ -8,8 +8,7 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.jobs.schemas import NAME
-from app.api.schemas import BOUNDED_BY, DerivedBoolean, PageArgsSchema, Schema, page_schema
+from app.api.schemas import BOUNDED_BY, NAME, DerivedBoolean, PageArgsSchema, Schema, page_schema
 
 LABEL = validate.Regexp(re.compile(r"^[^\x00-\x1f\x7f]{1,256}$"),
                         error="1-256 characters, no control characters")
@@ -76,6 +75,13 @@ class ArtifactSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
+
+
+class ArtifactRefSchema(ArtifactSchema):
+    """An artifact a job produced, as listed in the job (`GET /jobs/{id}/artifacts` has all)."""
+
+    class Meta:
+        fields = ("id", "name", "type", "size", "digest", "version")
 
 
 ArtifactPageSchema = page_schema(ArtifactSchema, "ArtifactPage")

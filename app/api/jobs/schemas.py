@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.api.artifacts.schemas import ArtifactRefSchema
 from app.api.context import current_principal
-from app.api.schemas import DerivedList, PageArgsSchema, Schema, page_schema
+from app.api.schemas import NAME, DerivedList, PageArgsSchema, Schema, page_schema
 from app.models.jobs import STATUSES
 from app.services import artifacts, jobs
-
-NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
-                       error="letters, digits, '.', '_' and '-'; at most 128")
 
 
 class JobSubmitSchema(Schema):
@@ -28,17 +26,6 @@ class TransitionSchema(Schema):
     attempt = fields.Integer()
     at = fields.DateTime()
     detail = fields.String(allow_none=True)
-
-
-class ArtifactRefSchema(Schema):
-    """An artifact a job produced, as listed in the job (`GET /jobs/{id}/artifacts` has all)."""
-
-    id = fields.String()
-    name = fields.String()
-    type = fields.String()
-    size = fields.Integer(allow_none=True)
-    digest = fields.String(allow_none=True)
-    version = fields.Integer()
 
 
 def produced(job) -> list:
