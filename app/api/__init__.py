@@ -125,6 +125,13 @@ class Blueprint(flask_smorest.Blueprint):
             schema = schema()
         return super().arguments(bound_schema(schema), unknown=unknown, **kwargs)
 
+    def page(self, args_schema, page_schema):
+        """Declare a list view: its query parsed by `args_schema` (filters, `limit`, `cursor`),
+        its answer (200) the `Page` it returns (from `fetch_page`) dumped by `page_schema`."""
+        parse = self.arguments(args_schema, location="query")
+        answer = self.response(200, page_schema)
+        return lambda view: parse(answer(view))
+
 
 def register_blueprints(api: Api) -> None:
     """Register every resource blueprint, from one list."""

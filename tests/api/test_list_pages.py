@@ -47,3 +47,15 @@ def test_each_list_pages_with_its_filters_and_cursor(admin, path):
     assert second["items"] == every["items"][1:2]
     for name, value in LISTS[path].items():
         assert all(item[name] == value for item in every["items"]), (path, name)
+
+
+def test_each_list_is_documented_with_its_filters_cursor_limit_and_page(app):
+    spec = app.test_client().get("/openapi.json").get_json()
+    for path, filters in {**LISTS, "/ops/slow-requests": {}}.items():
+        operation = spec["paths"][path]["get"]
+        assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} >= {
+            "limit", "cursor", *filters}, path
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert page.endswith("Page"), path
+        assert set(spec["components"]["schemas"][page.rsplit("/", 1)[1]]["properties"]) == {
+            "items", "next_cursor"}, path

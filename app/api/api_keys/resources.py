@@ -25,8 +25,7 @@ KEY_FIELDS = tuple(ApiKeySchema().fields)
 @blp.route("")
 class ApiKeys(MethodView):
     @requires(Permission.ADMINISTER)
-    @blp.arguments(ApiKeyListArgsSchema, location="query")
-    @blp.response(200, ApiKeyPageSchema)
+    @blp.page(ApiKeyListArgsSchema, ApiKeyPageSchema)
     def get(self, args):
         """The tenant's keys, newest first (never the keys themselves)."""
         return fetch_page(args, api_keys.list_keys)

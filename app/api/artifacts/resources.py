@@ -48,8 +48,7 @@ def _if_match() -> tuple[str, ...] | None:
 @blp.route("")
 class Artifacts(MethodView):
     @requires(Permission.READ)
-    @blp.arguments(ArtifactListArgsSchema, location="query")
-    @blp.response(200, ArtifactPageSchema)
+    @blp.page(ArtifactListArgsSchema, ArtifactPageSchema)
     def get(self, args):
         """List the tenant's artifacts, newest first."""
         return fetch_page(args, artifacts.list_artifacts, current_principal())

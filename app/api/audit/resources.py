@@ -18,8 +18,7 @@ blp = Blueprint("audit", __name__, url_prefix="/audit",
 @blp.route("")
 class AuditLog(MethodView):
     @requires(Permission.READ_GOVERNANCE)
-    @blp.arguments(AuditListArgsSchema, location="query")
-    @blp.response(200, AuditPageSchema)
+    @blp.page(AuditListArgsSchema, AuditPageSchema)
     def get(self, args):
         """The tenant's audit records, newest first."""
         return fetch_page(args, audit.list_records, current_principal().tenant)

@@ -19,8 +19,7 @@ blp = Blueprint("events", __name__, url_prefix="/events",
 @blp.route("")
 class Events(MethodView):
     @requires(Permission.READ_GOVERNANCE)
-    @blp.arguments(EventListArgsSchema, location="query")
-    @blp.response(200, EventPageSchema)
+    @blp.page(EventListArgsSchema, EventPageSchema)
     def get(self, args):
         """The tenant's governance events, newest first."""
         return fetch_page(args, events.list_events, db.session, current_principal().tenant)

@@ -75,8 +75,7 @@ def _preferred_wait() -> int | None:
 @blp.route("")
 class Jobs(MethodView):
     @requires(Permission.READ)
-    @blp.arguments(JobListArgsSchema, location="query")
-    @blp.response(200, JobPageSchema)
+    @blp.page(JobListArgsSchema, JobPageSchema)
     def get(self, args):
         """List the tenant's jobs, newest first."""
         return fetch_page(args, jobs.list_jobs, current_principal())

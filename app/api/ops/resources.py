@@ -97,8 +97,7 @@ class Metrics(MethodView):
 @blp.route("/ops/slow-requests")
 class SlowRequests(MethodView):
     @requires(Permission.READ_GOVERNANCE)
-    @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, SlowRequestPageSchema)
+    @blp.page(PageArgsSchema, SlowRequestPageSchema)
     def get(self, args):
         """The tenant's most recent slow requests, newest first."""
         return slow_requests.list_slow_requests(args["cursor"], args["limit"])
