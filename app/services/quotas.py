@@ -68,10 +68,6 @@ class Usage:
         return dataclasses.replace(self, active=self.active + 1,
                                    submitted_last_hour=self.submitted_last_hour + submission)
 
-    def as_dict(self) -> dict:
-        """The quota row as the API shows it."""
-        return dict(dataclasses.asdict(self), percent=self.percent)
-
 
 def _percent(used: int, limit: int) -> float:
     return 100.0 if limit <= 0 else 100.0 * used / limit

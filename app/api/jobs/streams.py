@@ -112,12 +112,13 @@ def resume_cursor(since: int) -> int:
     return int(last_id)
 
 
-def event_response(job: Job, since: int, present) -> Response:
+def event_response(job: Job, since: int, dump_job) -> Response:
     """`GET /jobs/{id}/events`: status, progress and log lines as SSE until the job ends.
 
-    Every event carries the log cursor as its `id`, so a reconnecting `EventSource`
-    (which sends it back as `Last-Event-ID`) gets only what it has not seen, and the
-    current status once.
+    `dump_job` renders the job of each `status` event (the resource's schema). Every
+    event carries the log cursor as its `id`, so a reconnecting `EventSource` (which
+    sends it back as `Last-Event-ID`) gets only what it has not seen, and the current
+    status once.
     """
     cursor = resume_cursor(since)
     environ = request.environ
@@ -130,7 +131,7 @@ def event_response(job: Job, since: int, present) -> Response:
                 position = item.id
                 data, name = log_entry(item), "log"
             elif kind == "job":
-                data, name = present(item), "status"
+                data, name = dump_job(item), "status"
             elif kind == "keepalive":
                 if client_gone(environ):
                     return

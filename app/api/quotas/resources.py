@@ -27,7 +27,7 @@ class Quotas(MethodView):
     def get(self):
         """The tenant's limits, usage and percent per job type, and its storage."""
         principal = current_principal()
-        return {"items": [usage.as_dict() for usage in quotas.list_quotas(principal)],
+        return {"items": quotas.list_quotas(principal),
                 "storage": quotas.tenant_storage(principal)}
 
 
@@ -49,4 +49,4 @@ class JobTypeQuota(MethodView):
     @blp.response(200, QuotaSchema)
     def put(self, body, tenant, job_type):
         """Set the tenant's limits of one job type (admin of that tenant)."""
-        return quotas.set_limits(current_principal(), tenant, job_type, body).as_dict()
+        return quotas.set_limits(current_principal(), tenant, job_type, body)
