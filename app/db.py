@@ -1,4 +1,4 @@
-"""The database handle: one engine and one scoped session per process."""
+"""The database handle: one engine and one scoped session per app (and per worker process)."""
 
 from __future__ import annotations
 
@@ -100,11 +100,13 @@ def _forget_rolled_back(session) -> None:
 
 
 class Database:
-    """Engine plus scoped session, created unbound and configured once per process."""
+    """Engine plus scoped session (one session per thread), bound to one database URL."""
 
-    def __init__(self):
+    def __init__(self, url: str | None = None):
         self.engine: Engine | None = None
         self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        if url is not None:
+            self.configure(url)
 
     def configure(self, url: str) -> None:
         """Bind to `url` (replacing any earlier engine)."""
@@ -124,6 +126,12 @@ class Database:
             self.session.remove()
         except DATABASE_OUTAGES:
             self.session.registry.clear()  # the connection was invalidated on the way
+
+    def close(self) -> None:
+        """End this thread's session and close every pooled connection (the app is done)."""
+        self.session.remove()
+        if self.engine is not None:
+            self.engine.dispose()
 
     def dispose(self) -> None:
         """Drop pooled connections; called in forked workers before first use."""

@@ -1,52 +1,78 @@
-"""Process-wide handles, created unbound here and bound once by `configure()`.
+"""What an app runs with, and the handles through which code reaches its own.
 
-The Flask factory binds them for the web process; the worker entry point calls the
-same factory, so both doors share one database handle, one Celery app and one catalog.
+Each app the factory builds owns a `Runtime`: its settings, its job-type catalog, its
+database handle and the Celery app it publishes with, kept in `app.extensions`. The
+handles `runtime`, `db` and `celery_app` are proxies, as Flask's `current_app` is: in an
+app context (every request, every task the worker runs) they are that app's own, so two
+apps in one process never see each other's. Outside any app context (a worker's signal
+handlers and threads) they are the process's own, which the worker entry point binds
+once with `bind_process`. Nothing here reads the environment or connects at import.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from celery import Celery
+from flask import Flask
+from flask.globals import _cv_app  # the variable behind `current_app`: one lookup, no proxy
+from werkzeug.local import LocalProxy
 
 from app.db import Database
 from config.catalog import JobType, build_catalog
 from config.settings import Settings
 
-db = Database()
-celery_app = Celery("taskplane")
+EXTENSION = "taskplane"  # the key of an app's `Runtime` in `app.extensions`
 
 
 class Runtime:
-    """The settings and job-type catalog this process was configured with."""
+    """The settings, job-type catalog, database and Celery app one app runs with."""
 
-    settings: Settings = Settings.from_env()
-    catalog: dict[str, JobType] = {}
+    def __init__(self, settings: Settings):
+        import celeryconfig  # top-level module; read only once settings are known
 
+        self.settings = settings
+        self.catalog: dict[str, JobType] = build_catalog(settings.command_types_file)
+        self.db = Database(settings.database_url)
+        # Not made Celery's current app: building an app must not redirect another's tasks.
+        self.celery = Celery("taskplane", set_as_current=False)
+        self.celery.config_from_object(celeryconfig.build(settings, self.catalog))
 
-runtime = Runtime()
-
-
-def configure(settings: Settings) -> None:
-    """Bind the database, the Celery app and the catalog to `settings`."""
-    import celeryconfig  # top-level module; read only once settings are known
-
-    new_broker = settings.broker_url != runtime.settings.broker_url
-    runtime.settings = settings
-    runtime.catalog = build_catalog(settings.command_types_file)
-    db.configure(settings.database_url)
-    celery_app.config_from_object(celeryconfig.build(settings, runtime.catalog))
-    if new_broker:
-        _forget_broker_connections()
+    def close(self) -> None:
+        """Close the database's pooled connections and the broker connections."""
+        self.db.close()
+        self.celery.close()
 
 
-def _forget_broker_connections() -> None:
-    """Let the next publish use the configured broker URL, not the one Celery first used.
+_process: Runtime | None = None  # used outside any app context; see `bind_process`
 
-    Celery picks its connection and producer pools on first use and never reads
-    `broker_url` again; forgetting them, as Celery's own after-fork reset does, makes it
-    pick again (kombu keeps one pool per URL, so returning to a URL reuses its pool).
+
+def runtime_of(app: Flask) -> Runtime:
+    """The runtime `app` owns (the factory put it there)."""
+    return app.extensions[EXTENSION]
+
+
+def bind_process(app: Flask) -> None:
+    """Make `app`'s runtime the one this process uses outside any app context.
+
+    The worker entry point calls it once: a worker's signal handlers and heartbeat
+    thread run outside the app context its tasks run in. A web process needs none.
     """
-    celery_app._pool = None
-    amqp = celery_app.__dict__.get("amqp")  # a cached property: only if already built
-    if amqp is not None:
-        amqp._producer_pool = None
+    global _process
+    _process = runtime_of(app)
+
+
+def _current() -> Runtime:
+    """The current app's runtime; outside an app context, the process's own."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.extensions[EXTENSION]
+    if _process is None:
+        raise RuntimeError("Taskplane's runtime is used outside an app context in a process "
+                           "that bound none: push `app.app_context()`, or `bind_process(app)`")
+    return _process
+
+
+runtime = cast(Runtime, LocalProxy(_current))
+db = cast(Database, LocalProxy(_current, "db"))
+celery_app = cast(Celery, LocalProxy(_current, "celery"))

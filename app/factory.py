@@ -1,4 +1,9 @@
-"""Taskplane's web application factory: `create_app` builds one Flask app from its settings."""
+"""Taskplane's web application factory: `create_app` builds one Flask app from its settings.
+
+The app owns everything it runs with (`app.extensions["taskplane"]`, a `Runtime`): its
+settings, catalog, database and Celery app. Building one binds nothing for the process,
+so apps with different settings can live side by side in one process.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from app.api.proxies import TrustedProxies
 from app.api.rate_limits import init_rate_limits
 from app.api.telemetry import bind_principal, end_request, finish_request, start_request
 from app.auth_jwt import verifier_for
-from app.extensions import celery_app, configure, db
+from app.extensions import EXTENSION, Runtime
 from app.logs import configure_logging
 from app.migrate import pending
 from app.services.artifact_retention import stale_temp_files
@@ -42,18 +47,21 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check()
     if "jwt" in settings.auth_modes:
         verifier_for(settings)  # an unreadable key file stops the start, not a request
-    configure(settings)
-    current, head = pending(db.engine)
+    own = Runtime(settings)
+    current, head = pending(own.db.engine)
     if head is not None:
+        own.close()
         raise RuntimeError(
             f"database at revision {current!r}, code expects {head!r}: run `taskplane migrate`"
         )
-    stale_temp_files()  # uploads that died with an earlier process of this store
     configure_logging(settings.log_format, settings.log_level)
     app = Flask("app")  # the package: its root path and name, as before the factory moved
     app.config.from_mapping(_flask_config(settings))
-    instrument_app(app, db.engine)  # first: its span covers every hook below
-    app.extensions["celery"] = celery_app
+    app.extensions[EXTENSION] = own
+    app.extensions["celery"] = own.celery  # where Flask's Celery pattern looks for it
+    with app.app_context():
+        stale_temp_files()  # uploads that died with an earlier process of this store
+    instrument_app(app, own.db.engine)  # first: its span covers every hook below
     if settings.trusted_proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_networks)
     api = Api(app)
@@ -68,5 +76,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.after_request(echo_request_id)
     init_rate_limits(app, settings)  # after `authenticate`: limits are per principal
     app.after_request(record_audit)
-    app.teardown_appcontext(lambda _exc: db.release())
+    app.teardown_appcontext(lambda _exc: own.db.release())
     return app

@@ -131,9 +131,9 @@ class Bench:
         upgrade(self.database_url)
         self.flask_app = create_app({"database_url": self.database_url,
                                      "broker_url": self.broker_url})
-        from app.extensions import runtime
+        from app.extensions import runtime_of
 
-        self.on_redis = runtime.settings.broker_is_redis
+        self.on_redis = runtime_of(self.flask_app).settings.broker_is_redis
         for tenant in (HTTP_TENANT, LATENCY_TENANT):
             self.lift_quota(tenant)
         from bench import bare_tasks

@@ -48,30 +48,33 @@ def main(argv=None) -> int:
         os.environ.update(TASKPLANE_VAR_DIR=str(folder), TASKPLANE_DATABASE_URL=url,
                           TASKPLANE_BROKER_URL=redis_server.url(0))
         from app import create_app
-        from app.extensions import celery_app, db, runtime
+        from app.extensions import runtime_of
         from app.migrate import upgrade
 
         upgrade(url)
         app = create_app({"database_url": url, "broker_url": redis_server.url(0)})
+        web = runtime_of(app)
         client = app.test_client()
         headers = {"X-Actor": "bench", "X-Roles": "viewer", "X-Tenant": "bench"}
         body = {"job_type": "echo", "payload": {"message": "m"}, "project": "p"}
         results = {}
         client.post("/jobs", json=body, headers=headers)  # first use: quota row, caches
-        with counted_sql(db.engine) as seen:
+        with counted_sql(web.db.engine) as seen:
             response = client.post("/jobs", json=body, headers=headers)
         assert response.status_code == 202, response.get_json()
         results["POST /jobs"] = summary(seen)
         job_id = response.get_json()["id"]
-        import tasks.celery  # noqa: F401 - the worker entry point registers the job tasks
+        import tasks.celery  # the worker entry point: its own app, with the job tasks
 
-        task = celery_app.tasks[runtime.catalog["echo"].task_name]
-        with counted_sql(db.engine) as seen:
+        worker = runtime_of(tasks.celery.flask_app)
+        task = worker.celery.tasks[worker.catalog["echo"].task_name]
+        with counted_sql(worker.db.engine) as seen:
             outcome = task.apply(args=[job_id], task_id=job_id).get()
         assert outcome["outcome"] == "completed", outcome
         results["worker: claim, run, finish"] = summary(seen)
         print(json.dumps(results, indent=2))
-        db.dispose()  # before the scratch database is dropped
+        web.close()  # before the scratch database is dropped
+        worker.close()
     return 0
 
 

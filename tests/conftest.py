@@ -141,11 +141,18 @@ def worker_env(settings: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def app_factory(settings):
-    """Build a fresh Flask app from the factory with the session's settings."""
+    """Build a fresh Flask app from the factory with the session's settings.
+
+    The test process then uses that app outside its requests too (direct service calls,
+    queries, worker pings), as a worker process uses its own app outside its tasks.
+    """
     from app import create_app
+    from app.extensions import bind_process
 
     def build(**overrides):
-        return create_app(dict(settings, **overrides))
+        app = create_app(dict(settings, **overrides))
+        bind_process(app)
+        return app
 
     return build
 
