@@ -110,6 +110,25 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, message: str =
         time.sleep(interval)
 
 
+def redis_copies(client: redis.Redis, job_id: str) -> dict[str, int]:
+    """Messages of a job a Redis broker database holds: per queue list, and reserved (`unacked`)."""
+    found = {}
+    for key in client.scan_iter():
+        kind = client.type(key)
+        if kind == b"list":
+            raws = client.lrange(key, 0, -1)
+        elif kind == b"hash":
+            raws = client.hvals(key)
+        elif kind == b"zset":
+            raws = client.zrange(key, 0, -1)
+        else:
+            continue
+        count = sum(job_id.encode() in raw for raw in raws)
+        if count:
+            found[key.decode()] = count
+    return found
+
+
 class Service:
     """A subprocess in its own session whose output goes to `log_path`."""
 

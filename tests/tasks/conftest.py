@@ -11,7 +11,7 @@ import redis
 
 from tests.api.conftest import expect_error  # noqa: F401 - the shared envelope check
 from tests.conftest import Caller, worker_env
-from tests.harness import CeleryBeat, CeleryWorker
+from tests.harness import CeleryBeat, CeleryWorker, redis_copies
 
 
 @pytest.fixture
@@ -138,21 +138,7 @@ class PrivateStack:
 
     def copies(self, job_id: str) -> dict[str, int]:
         """Messages of the job the broker holds: per queue list, and reserved (`unacked`)."""
-        found = {}
-        for key in self.broker.scan_iter():
-            kind = self.broker.type(key)
-            if kind == b"list":
-                raws = self.broker.lrange(key, 0, -1)
-            elif kind == b"hash":
-                raws = self.broker.hvals(key)
-            elif kind == b"zset":
-                raws = self.broker.zrange(key, 0, -1)
-            else:
-                continue
-            count = sum(job_id.encode() in raw for raw in raws)
-            if count:
-                found[key.decode()] = count
-        return found
+        return redis_copies(self.broker, job_id)
 
     def restore_reserved(self, job_id: str) -> int:
         """Put the job's reserved messages back in their queue, as the visibility timeout
