@@ -150,11 +150,34 @@ def app_factory(settings):
     from app.extensions import bind_process
 
     def build(**overrides):
-        app = create_app(dict(settings, **overrides))
+        app = closed_after_test(create_app(dict(settings, **overrides)))
         bind_process(app)
         return app
 
     return build
+
+
+_BUILT = []  # apps built during the running test
+
+
+def closed_after_test(app):
+    """`app`, whose database and broker connections are closed when the running test ends.
+
+    Each app has its own engine and broker pools; closed, they reconnect on next use, so
+    an app a longer-lived fixture keeps still works in the tests that follow.
+    """
+    _BUILT.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_built_apps():
+    """Close the connections of every app the test built (a database server has few)."""
+    yield
+    from app.extensions import runtime_of
+
+    while _BUILT:
+        runtime_of(_BUILT.pop()).close()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from app.factory import create_app
 from app.migrate import upgrade
 from app.models import Job
 from config.settings import Settings
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import TEST_SETTINGS, closed_after_test
 from tests.harness import RedisServer, redis_copies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,18 +71,9 @@ def stacks(tmp_path_factory):
             stack.redis.stop()
 
 
-@pytest.fixture
-def build():
-    """`build(settings)`: an app from the factory, its connections closed after the test."""
-    apps = []
-
-    def make(settings: dict):
-        apps.append(create_app(settings))
-        return apps[-1]
-
-    yield make
-    for app in apps:
-        runtime_of(app).close()
+def build(settings: dict):
+    """An app from the factory alone (the test fixture's would bind it for the process)."""
+    return closed_after_test(create_app(settings))
 
 
 def outside_runtime():
@@ -118,7 +109,7 @@ def observed(app) -> dict:
     }
 
 
-def test_two_apps_keep_their_own_database_broker_and_settings(stacks, build):
+def test_two_apps_keep_their_own_database_broker_and_settings(stacks):
     stack_a, stack_b = stacks
     process_own = outside_runtime()
     app_a = build(stack_a.settings)
@@ -145,7 +136,7 @@ def test_two_apps_keep_their_own_database_broker_and_settings(stacks, build):
     assert seen_a["broker"] == seen_b["broker"] == "ok"
 
 
-def test_code_in_an_app_context_reads_that_app_s_own(stacks, build):
+def test_code_in_an_app_context_reads_that_app_s_own(stacks):
     stack_a, stack_b = stacks
     app_a, app_b = build(stack_a.settings), build(stack_b.settings)
     with app_a.app_context():
