@@ -144,7 +144,8 @@ def app_factory(settings):
     """Build a fresh Flask app from the factory with the session's settings.
 
     The test process then uses that app outside its requests too (direct service calls,
-    queries, worker pings), as a worker process uses its own app outside its tasks.
+    queries, worker pings), as a worker process uses its own app outside its tasks, and
+    the test's callers call it: a test that builds an app with other settings talks to it.
     """
     from app import create_app
     from app.extensions import bind_process
@@ -152,12 +153,14 @@ def app_factory(settings):
     def build(**overrides):
         app = closed_after_test(create_app(dict(settings, **overrides)))
         bind_process(app)
+        _LATEST["app"] = app
         return app
 
     return build
 
 
 _BUILT = []  # apps built during the running test
+_LATEST = {}  # "app": the app `app_factory` built last
 
 
 def closed_after_test(app):
@@ -213,11 +216,20 @@ def tenant():
 
 
 class Caller:
-    """A Flask test client that sends the header identity of one actor."""
+    """A Flask test client that sends the header identity of one actor.
+
+    Given no client, it calls the app the test built last: the test's `app`, or the one
+    the test built since with other settings.
+    """
 
     def __init__(self, client, actor: str, roles: str, tenant: str):
-        self.client = client
+        self._client = client
         self.headers = {"X-Actor": actor, "X-Roles": roles, "X-Tenant": tenant}
+
+    @property
+    def client(self):
+        """The test client the next request goes through."""
+        return self._client if self._client is not None else _LATEST["app"].test_client()
 
     def __getattr__(self, method):
         def call(path, headers=None, **kwargs):
@@ -244,10 +256,12 @@ class Caller:
 
 @pytest.fixture
 def caller(app, tenant):
-    """Build callers with given roles in this test's tenant: `caller("operator")`."""
-    client = app.test_client()
+    """Build callers with given roles in this test's tenant: `caller("operator")`.
+
+    They call the app the test built last (`app`, unless the test built another since).
+    """
 
     def make(roles: str = "viewer", actor: str = "alice", tenant_: str | None = None):
-        return Caller(client, actor, roles, tenant_ or tenant)
+        return Caller(None, actor, roles, tenant_ or tenant)
 
     return make
