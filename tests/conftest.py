@@ -231,6 +231,10 @@ class Caller:
         """The test client the next request goes through."""
         return self._client if self._client is not None else _LATEST["app"].test_client()
 
+    @client.setter
+    def client(self, client) -> None:
+        self._client = client
+
     def __getattr__(self, method):
         def call(path, headers=None, **kwargs):
             return getattr(self.client, method)(path, headers={**self.headers,
