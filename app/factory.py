@@ -25,6 +25,10 @@ from config.settings import Settings
 
 __all__ = ["create_app"]
 
+# Swagger UI ships in app/static/swagger-ui/ (see its README): /docs works offline. Relative
+# to /docs, so the page also finds it under a path prefix (SCRIPT_NAME).
+SWAGGER_UI_URL = "static/swagger-ui/"
+
 
 def _flask_config(settings: Settings) -> dict:
     return {
@@ -36,7 +40,7 @@ def _flask_config(settings: Settings) -> dict:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
         "JSON_SORT_KEYS": False,
     }
 
