@@ -24,11 +24,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ if str(ROOT) not in sys.path:  # `python bench/artifacts.py` puts only bench/ on
 
 import psutil  # noqa: E402
 
-from bench.jobs import Row  # noqa: E402
+from bench.common import Row, database_url, log, print_table, run_folder, run_main  # noqa: E402
 from tests.harness import Gunicorn, HarnessError, http_request  # noqa: E402
 
 MIB = 1024 * 1024
@@ -143,18 +141,10 @@ def download(port: int, path: str, target: Path, size: int) -> float:
     return elapsed
 
 
-def log(message: str) -> None:
-    """Progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def run(args, folder: Path) -> tuple[list[Row], list[str]]:
+def run(args, folder: Path, stack: contextlib.ExitStack) -> tuple[list[Row], list[str]]:
     """Start gunicorn on a fresh database and store, then measure every side per round."""
-    from app.migrate import upgrade
-
-    database_url = f"sqlite:///{folder / 'taskplane.db'}"
-    upgrade(database_url)
-    env = dict(os.environ, TASKPLANE_DATABASE_URL=database_url, TASKPLANE_VAR_DIR=str(folder),
+    env = dict(os.environ, TASKPLANE_DATABASE_URL=database_url(stack, folder),
+               TASKPLANE_VAR_DIR=str(folder),
                TASKPLANE_STORAGE_URL=f"file://{folder / 'objects'}", PYTHONUNBUFFERED="1",
                TASKPLANE_ARTIFACT_MAX_BYTES=str(args.size_mib * MIB * 2))
     source, target = folder / "source.bin", folder / "target.bin"
@@ -225,34 +215,20 @@ def parse_args(argv=None):
     return args
 
 
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv=None) -> int:
     """Run the measurements and print the table; 0 when they ran (even with MISS)."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     with contextlib.ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix="taskplane-bench-artifacts-"))
-        if args.keep:
-            print(f"run folder (kept): {folder}", file=sys.stderr)
-        else:
-            stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        folder = run_folder(stack, "taskplane-bench-artifacts-", args.keep)
         try:
-            rows, notes = run(args, folder)
+            rows, notes = run(args, folder, stack)
         except HarnessError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
     print(f"\nArtifacts through the API vs a plain file copy, same disk, same run "
           f"({args.size_mib} MiB, {os.cpu_count()} cores, gunicorn 1 worker, "
           f"the Procfile's web settings)")
-    header = f"{'metric':<28} {'unit':<6} {'baseline':>9} {'taskplane':>10} {'ratio':>7} " \
-             f"{'bar':>8}  result"
-    print("\n" + header + "\n" + "-" * len(header))
-    for row in rows:
-        print(f"{row.metric:<28} {row.unit:<6} {row.bare:>9,.1f} {row.taskplane:>10,.1f} "
-              f"{row.ratio:>6.2f}x {row.bar_text:>8}  {row.verdict}")
+    print_table(rows, baseline="baseline", load=False)
     print("\nnotes: ratio = taskplane / baseline; medians of the rounds.")
     for note in notes:
         print(f"  {note}")
@@ -260,8 +236,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

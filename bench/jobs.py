@@ -29,11 +29,9 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +45,14 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import scale  # noqa: E402
+from bench.common import (  # noqa: E402
+    Row,
+    database_url,
+    log,
+    print_table,
+    run_folder,
+    run_main,
+)
 from tests.harness import (  # noqa: E402
     CeleryWorker,
     Gunicorn,
@@ -54,7 +60,6 @@ from tests.harness import (  # noqa: E402
     RabbitVhost,
     RedisServer,
     http_request,
-    scratch_postgres,
 )
 
 LUA_SCRIPT = ROOT / "bench" / "submit.lua"
@@ -68,40 +73,6 @@ UNREACHED_RATE = "100000000/minute"
 UNREACHED_QUOTA = {"max_active": 10**6, "max_per_hour": 10**6}  # the largest PUT /quotas takes
 MEASUREMENTS = ("drain", "http", "latency", "history", "list", "followers")
 QUEUE = "default"  # Taskplane's `echo` queue; the bare no-op tasks use the same one
-
-
-@dataclasses.dataclass
-class Row:
-    """One line of the final table: a metric measured on both stacks and its bar."""
-
-    metric: str
-    unit: str
-    bare: float
-    taskplane: float
-    bar: float | None = None  # ratio taskplane/bare that passes; None = informative only
-    higher_is_better: bool = True
-    note: str = ""
-    load: float = dataclasses.field(default_factory=lambda: os.getloadavg()[0])  # 1-min, at end
-
-    @property
-    def ratio(self) -> float:
-        """taskplane / bare."""
-        return self.taskplane / self.bare if self.bare else math.nan
-
-    @property
-    def verdict(self) -> str:
-        """PASS, MISS, or '-' for a row without a bar."""
-        if self.bar is None:
-            return "-"
-        ok = self.ratio >= self.bar if self.higher_is_better else self.ratio <= self.bar
-        return "PASS" if ok else "MISS"
-
-    @property
-    def bar_text(self) -> str:
-        """The bar as printed: '>= 0.5x' or '<= 2.0x'."""
-        if self.bar is None:
-            return "-"
-        return f"{'>=' if self.higher_is_better else '<='} {self.bar:g}x"
 
 
 class Bench:
@@ -126,9 +97,7 @@ class Bench:
         self.env.pop("BENCH_RESULT_BACKEND", None)
         os.environ.update(BENCH_RESULT_BACKEND=self.result_url, **taskplane)
         from app import create_app
-        from app.migrate import upgrade
 
-        upgrade(self.database_url)
         self.flask_app = create_app({"database_url": self.database_url,
                                      "broker_url": self.broker_url})
         from app.extensions import runtime_of
@@ -147,9 +116,7 @@ class Bench:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def log(self, message: str) -> None:
-        """Progress line on stderr (the report itself goes to stdout)."""
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    log = staticmethod(log)  # progress lines; bench/scale.py's measurements call bench.log
 
     def worker(self, module: str, name: str, *, paused: bool = False,
                result_backend: bool = False) -> CeleryWorker:
@@ -500,14 +467,7 @@ def print_report(facts: list[str], rows: list[Row], notes: list[str], args,
           f"(celeryconfig.build); web: gunicorn -c config/gunicorn.py, 2 workers"
           f"{f' ({overrides})' if overrides else ''}; wrk -c{args.connections} -t2 "
           f"-d{args.duration:g}s")
-    header = f"{'metric':<28} {'unit':<7} {'bare':>9} {'taskplane':>10} {'ratio':>7} " \
-             f"{'bar':>8}  {'result':<6} {'load':>5}"
-    print("\n" + header)
-    print("-" * len(header))
-    for row in rows:
-        print(f"{row.metric:<28} {row.unit:<7} {row.bare:>9,.1f} {row.taskplane:>10,.1f} "
-              f"{row.ratio:>6.2f}x {row.bar_text:>8}  {row.verdict:<6} {row.load:>5.2f}"
-              + (f"  ({row.note})" if row.note else ""))
+    print_table(rows)
     print("\nnotes: ratio = taskplane / bare (history, list, followers: Taskplane against "
           "itself); medians of the rounds unless said otherwise.")
     if any(row.metric.startswith("drain") for row in rows):
@@ -586,11 +546,6 @@ def parse_args(argv=None):
     return args
 
 
-def _interrupt(signum, _frame):
-    """SIGTERM behaves like Ctrl-C: unwind so every started process is stopped."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv=None) -> int:
     """Run the selected measurements and print the report; 0 when they ran (even with MISS)."""
     args = parse_args(argv)
@@ -599,14 +554,9 @@ def main(argv=None) -> int:
         print("wrk is not installed: apt-get install -y wrk (make bench does it)",
               file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix="taskplane-bench-"))
-        if args.keep:
-            print(f"run folder (kept): {folder}", file=sys.stderr)
-        else:
-            stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        folder = run_folder(stack, "taskplane-bench-", args.keep)
         redis_server = stack.enter_context(RedisServer(folder))
         results = {}
         try:
@@ -643,12 +593,10 @@ def run_on(broker: str, args, folder: Path, redis_server: RedisServer, stack) ->
         url = vhost.url
     else:
         raise HarnessError(f"--broker {broker!r}: give `redis` or an amqp:// URL")
-    run_folder = folder / re.sub(r"\W+", "-", broker_name(broker))
-    run_folder.mkdir()
-    print(f"[{time.strftime('%H:%M:%S')}] broker {broker_name(broker)}", file=sys.stderr)
-    database_url = (stack.enter_context(scratch_postgres(args.database, "taskplane_bench"))
-                    if args.database else f"sqlite:///{run_folder / 'taskplane.db'}")
-    bench = Bench(args, run_folder, redis_server, url, database_url)
+    folder = folder / re.sub(r"\W+", "-", broker_name(broker))
+    folder.mkdir()
+    log(f"broker {broker_name(broker)}")
+    bench = Bench(args, folder, redis_server, url, database_url(stack, folder, args.database))
     stack.callback(lambda: bench.engine and bench.engine.dispose())
     bench.facts = machine_facts(redis_server, bench)
     for name in MEASUREMENTS:
@@ -679,8 +627,4 @@ def print_broker_comparison(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

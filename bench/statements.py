@@ -16,14 +16,14 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.harness import RedisServer, counted_sql, scratch_postgres  # noqa: E402
+from bench.common import database_url, run_folder, run_main  # noqa: E402
+from tests.harness import RedisServer, counted_sql  # noqa: E402
 
 
 def summary(seen: dict) -> dict:
@@ -40,18 +40,15 @@ def main(argv=None) -> int:
                         "created there and dropped after [default: a SQLite file in a temp "
                         "folder]")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="taskplane-statements-"))
     with contextlib.ExitStack() as stack:
+        folder = run_folder(stack, "taskplane-statements-")
         redis_server = stack.enter_context(RedisServer(folder))
-        url = (stack.enter_context(scratch_postgres(args.database, "taskplane_statements"))
-               if args.database else f"sqlite:///{folder / 'taskplane.db'}")
+        url = database_url(stack, folder, args.database, "taskplane_statements")
         os.environ.update(TASKPLANE_VAR_DIR=str(folder), TASKPLANE_DATABASE_URL=url,
                           TASKPLANE_BROKER_URL=redis_server.url(0))
         from app import create_app
         from app.extensions import runtime_of
-        from app.migrate import upgrade
 
-        upgrade(url)
         app = create_app({"database_url": url, "broker_url": redis_server.url(0)})
         web = runtime_of(app)
         client = app.test_client()
@@ -79,4 +76,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)
