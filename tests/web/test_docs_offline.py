@@ -1,7 +1,8 @@
 """`/docs` works without internet: every asset its page loads is served by the app itself.
 
 Against gunicorn as the Procfile runs it, with no credentials: the page, each stylesheet
-and script it references, and the OpenAPI document it renders.
+and script it references, and the OpenAPI document it renders; where chromium is
+installed, the page rendered by it with every host name but 127.0.0.1 unresolvable.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -102,3 +105,21 @@ def test_a_limited_route_carries_the_rate_limit_headers_the_assets_lack(web):
 
     assert status == 200
     assert "X-RateLimit-Limit" in headers
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_chromium_renders_every_operation_with_no_host_but_the_app(web, tmp_path):
+    status, _, body = fetch(web.port, "/openapi.json")
+    assert status == 200
+    paths = set(json.loads(body)["paths"])
+
+    rendered = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={tmp_path / 'chromium'}",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         "--virtual-time-budget=30000", "--dump-dom", f"{web.url}/docs"],
+        capture_output=True, text=True, timeout=180, check=True).stdout
+
+    assert "Failed to load API definition" not in rendered
+    assert set(re.findall(r'data-path="([^"]+)"', rendered)) == paths
