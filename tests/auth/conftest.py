@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -55,11 +56,13 @@ def ec_key():
 
 
 def claims(tenant: str, /, **overrides) -> dict:
-    """Valid claims for `tenant`; an override of None removes the claim."""
+    """Valid claims for `tenant`; an override of None removes the claim, a `timedelta` is a
+    time claim that far from now (parameters are made at collection, long before a test runs)."""
     now = int(time.time())
     base = {"sub": "jo", "roles": ["viewer"], "tenant": tenant, "iss": ISSUER,
             "aud": AUDIENCE, "iat": now, "exp": now + 300}
-    base.update(overrides)
+    base.update({name: now + int(value.total_seconds()) if isinstance(value, dt.timedelta)
+                 else value for name, value in overrides.items()})
     return {k: v for k, v in base.items() if v is not None}
 
 
