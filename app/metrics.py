@@ -26,7 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from app.models.jobs import TERMINAL
+from app.models.jobs import TERMINAL, JobState
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MS_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
@@ -69,13 +69,13 @@ def observe_job(job) -> None:
     """Count the status `job` (a committed row) has just entered, with its timings."""
     status, job_type = job.status, job.job_type
     JOBS.labels(job_type, status).inc()
-    if status == "running":
+    if status == JobState.RUNNING:
         wait = _ms(job.dispatched_at or job.created_at, job.started_at)
         if wait is not None:
             QUEUE_WAIT.labels(job_type).observe(wait)
-    elif status == "retrying" or (status == "queued" and job.attempts > 0):
+    elif status == JobState.RETRYING or (status == JobState.QUEUED and job.attempts > 0):
         JOB_RETRIES.labels(job_type).inc()
-    if status in TERMINAL or status == "retrying":
+    if status in TERMINAL or status == JobState.RETRYING:
         took = _ms(job.started_at, job.completed_at or job.updated_at)
         if took is not None and job.attempts > 0:
             JOB_DURATION.labels(job_type, status).observe(took)

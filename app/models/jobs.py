@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
@@ -16,9 +17,19 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-ACTIVE = ("queued", "running", "retrying")  # what counts against `max_active`
-TERMINAL = ("completed", "failed", "cancelled")
-STATUSES = ACTIVE + TERMINAL
+class JobState(enum.StrEnum):
+    """The states of a job; a `str`, so each compares and serialises as its value."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)  # count against `max_active`
+TERMINAL = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
 def active_change(status: str) -> int:
@@ -29,7 +40,7 @@ def active_change(status: str) -> int:
     only when it is submitted or re-queued from a terminal state (retry), so that enters
     it. `running` and `retrying` are entered from active states only.
     """
-    return 1 if status == "queued" else -1 if status in TERMINAL else 0
+    return 1 if status == JobState.QUEUED else -1 if status in TERMINAL else 0
 
 
 class Job(Base):
@@ -44,7 +55,7 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     job_type: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
     tenant: Mapped[str] = mapped_column(String(128))
     project: Mapped[str] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(256))

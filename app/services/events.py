@@ -8,19 +8,19 @@ import logging
 from sqlalchemy import insert, select
 
 from app.db import log_after_commit, utcnow
-from app.models import GovernanceEvent
+from app.models import GovernanceEvent, JobState
 from app.services import job_telemetry
 from app.services.pagination import Page, narrow, paginate
 
 logger = logging.getLogger("taskplane.events")
 
 JOB_STATUS_EVENTS = {
-    "queued": "service_job_enqueued",
-    "running": "service_job_started",
-    "retrying": "service_job_retried",
-    "completed": "service_job_completed",
-    "failed": "service_job_failed",
-    "cancelled": "service_job_cancelled",
+    JobState.QUEUED: "service_job_enqueued",
+    JobState.RUNNING: "service_job_started",
+    JobState.RETRYING: "service_job_retried",
+    JobState.COMPLETED: "service_job_completed",
+    JobState.FAILED: "service_job_failed",
+    JobState.CANCELLED: "service_job_cancelled",
 }
 
 

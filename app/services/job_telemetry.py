@@ -11,6 +11,7 @@ import sqlalchemy.event
 from sqlalchemy.orm import Session
 
 from app import logs, metrics, tracing
+from app.models.jobs import JobState
 
 PENDING = "taskplane.observed_jobs"  # session.info key: status changes awaiting their commit
 
@@ -26,7 +27,7 @@ def _observe_committed(session) -> None:
         metrics.observe_job(job)
         tracing.annotate(tenant=job.tenant, project=job.project, job_type=job.job_type,
                          job_id=job.id, attempt=job.attempts)
-        if job.status == "running":
+        if job.status == JobState.RUNNING:
             logs.note(job.id, attempt=job.attempts)
 
 

@@ -23,7 +23,7 @@ from app.api.schemas import ErrorEnvelopeSchema, fetch_page
 from app.api.telemetry import request_trace_id
 from app.auth import Permission, requires
 from app.errors import ValidationFailed
-from app.models.jobs import TERMINAL
+from app.models.jobs import TERMINAL, JobState
 from app.services import job_streams, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs",
@@ -148,7 +148,7 @@ class JobResult(MethodView):
     def get(self, job_id):
         """The handler's result; 409 until the job has completed."""
         value = jobs.result(current_principal(), job_id)
-        return {"id": job_id, "status": "completed", "result": value}
+        return {"id": job_id, "status": JobState.COMPLETED, "result": value}
 
 
 @blp.route("/<job_id>/logs")

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from app.api.artifacts.schemas import ArtifactRefSchema
 from app.api.context import current_principal
 from app.api.schemas import NAME, DerivedList, PageArgsSchema, Schema, page_schema
-from app.models.jobs import STATUSES
+from app.models.jobs import JobState
 from app.services import artifacts, jobs
 
 
@@ -73,7 +73,7 @@ JobPageSchema = page_schema(JobSummarySchema, "JobPage")
 class JobListArgsSchema(PageArgsSchema):
     """Filters of `GET /jobs`."""
 
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(JobState)))
     job_type = fields.String()
     project = fields.String()
     actor = fields.String()
