@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from app.errors import DATABASE_OUTAGES
 from app.extensions import db, runtime
-from app.services import artifacts, jobs
+from app.services import artifacts, job_runs
 from tasks.errors import JobCancelled
 
 logger = logging.getLogger("taskplane.job")
@@ -62,7 +62,7 @@ class JobContext:
         """Report progress between 0 and 1, with the step being worked on."""
         self.check_cancelled()
         self.flush_logs()
-        jobs.set_progress(self.job_id, self.attempt, fraction, step)
+        job_runs.set_progress(self.job_id, self.attempt, fraction, step)
 
     def add_artifact(self, name: str, path_or_bytes, type: str = "output",
                      content_type: str | None = None, read_permission: str | None = None) -> dict:
@@ -92,7 +92,7 @@ class JobContext:
                                   "project": self.project, "job_id": self.job_id,
                                   "job_type": self.job_type, "attempt": self.attempt,
                                   "trace_id": self.trace_id, **fields}, default=str)
-        entry = jobs.log_entry(self.job_id, self.attempt, message, stream=stream, level=level)
+        entry = job_runs.log_entry(self.job_id, self.attempt, message, stream=stream, level=level)
         with self._lock:
             self._logs.append(entry)
             if self._logs_since is None:
@@ -115,7 +115,7 @@ class JobContext:
         with self._store_lock:
             entries = self._take_logs()
             if entries:
-                jobs.store_logs(entries)
+                job_runs.store_logs(entries)
 
     def finish(self, end, *args, **kwargs):
         """Run the attempt's final status change `end`, storing the buffered lines with it.
@@ -148,7 +148,7 @@ class JobContext:
     def beat(self) -> None:
         """Renew the lease; stop the attempt when cancel was asked or the lease was lost."""
         self.next_beat = time.monotonic() + self.heartbeat_seconds
-        wanted = jobs.heartbeat(self.job_id, self.attempt, self.lease_seconds)
+        wanted = job_runs.heartbeat(self.job_id, self.attempt, self.lease_seconds)
         if (wanted is None or wanted) and not self._cancel.is_set():
             self.stop()
 

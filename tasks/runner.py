@@ -15,7 +15,8 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from app.errors import DATABASE_OUTAGES
 from app.extensions import db, runtime
-from app.services import jobs
+from app.models import JobState
+from app.services import job_runs
 from tasks.command import run_command
 from tasks.context import JobContext
 from tasks.errors import JobCancelled
@@ -57,7 +58,7 @@ class JobExecutor:
     def run(self):
         """Claim, run, record. Returns a small JSON summary for Flower."""
         try:
-            state, job = jobs.claim(self.job_id, self.task.request.hostname or "worker",
+            state, job = job_runs.claim(self.job_id, self.task.request.hostname or "worker",
                                     self.settings.job_lease_seconds)
         except DATABASE_OUTAGES as exc:
             # Not acked away: this delivery is replaced by one a little later.
@@ -78,24 +79,24 @@ class JobExecutor:
         try:
             value = _json_result(self._handle(ctx))
         except JobCancelled:
-            ctx.finish(jobs.finish_cancelled, self.job_id, ctx.attempt)
-            return {"job_id": self.job_id, "outcome": "cancelled"}
+            ctx.finish(job_runs.finish_cancelled, self.job_id, ctx.attempt)
+            return {"job_id": self.job_id, "outcome": JobState.CANCELLED}
         except SoftTimeLimitExceeded as exc:
             ctx.write_log(f"soft time limit of {self.job_type.soft_time_limit}s exceeded",
                           level="error")
-            ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
+            ctx.finish(job_runs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
             raise
         except Exception as exc:
             retry_in = self._retry_in(exc, ctx)
             ctx.write_log(f"attempt {ctx.attempt} failed: {type(exc).__name__}: {exc}",
                           level="error")
-            ctx.finish(jobs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
+            ctx.finish(job_runs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt,
                        retry_in=retry_in)
             if retry_in is None:
                 raise
             raise self.task.retry(exc=exc, countdown=retry_in) from exc
-        ctx.finish(jobs.complete, self.job_id, ctx.attempt, value)
-        return {"job_id": self.job_id, "outcome": "completed"}
+        ctx.finish(job_runs.complete, self.job_id, ctx.attempt, value)
+        return {"job_id": self.job_id, "outcome": JobState.COMPLETED}
 
     def _retry_in(self, exc: Exception, ctx: JobContext) -> float | None:
         """Seconds until the next attempt when `exc` is retryable and the budget allows one.

@@ -12,7 +12,7 @@ from celery.worker.request import Request
 
 from app.errors import DATABASE_OUTAGES
 from app.extensions import db
-from app.services import jobs
+from app.services import job_runs
 
 logger = logging.getLogger("taskplane.signals")
 
@@ -38,7 +38,7 @@ def record_failure(sender=None, task_id=None, exception=None, **_kwargs) -> None
         return
     try:
         error = {"type": type(exception).__name__, "message": str(exception) or "failed"}
-        jobs.fail(task_id, error, None)
+        job_runs.fail(task_id, error, None)
     finally:
         db.release()
 
@@ -66,7 +66,7 @@ class JobRequest(Request):
         exc = getattr(exc_info.exception, "exc", exc_info.exception)
         if isinstance(exc, WorkerLostError):
             try:
-                jobs.lapse(self.id, self.hostname)
+                job_runs.lapse(self.id, self.hostname)
             except DATABASE_OUTAGES:  # the lease then lapses by itself
                 logger.exception("could not end the lease of job %s", self.id)
             finally:

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from app.services import artifact_retention, jobs, quotas
+from app.services import artifact_retention, job_sweeps, quotas
 from app.services.periodic import once_per_interval
 
 logger = logging.getLogger("taskplane.sweeper")
@@ -16,7 +16,7 @@ logger = logging.getLogger("taskplane.sweeper")
 @once_per_interval
 def sweep() -> dict:
     """End lapsed attempts that must not run again; publish once more what lost its message."""
-    ids = jobs.redispatch_stalled()
+    ids = job_sweeps.redispatch_stalled()
     if ids:
         logger.warning("re-dispatched %d stalled jobs: %s", len(ids), ", ".join(ids[:20]))
     return {"redispatched": len(ids)}

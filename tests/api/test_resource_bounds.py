@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.services import jobs
+from app.services import job_runs
 from tests.conftest import Caller
 
 
@@ -66,7 +66,7 @@ def test_a_payload_over_its_job_type_limit_is_422_and_stores_nothing(
 def test_log_lines_are_cut_at_max_log_line(app_factory):
     app_factory(max_log_line=16)
 
-    entry = jobs.log_entry("job-1", 1, "0123456789" * 5)
+    entry = job_runs.log_entry("job-1", 1, "0123456789" * 5)
 
     assert entry["message"] == "0123456789012345…[truncated]"
-    assert jobs.log_entry("job-1", 1, "short")["message"] == "short"
+    assert job_runs.log_entry("job-1", 1, "short")["message"] == "short"

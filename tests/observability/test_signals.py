@@ -50,7 +50,7 @@ def embedded(app_factory, redis_url, celery_worker_pool, celery_worker_parameter
 
 
 def test_task_failure_signal_fails_the_job_with_its_event_and_metric(embedded):
-    from app.services import jobs
+    from app.services import job_runs
 
     app, probe = embedded
     client = app.test_client()
@@ -58,7 +58,7 @@ def test_task_failure_signal_fails_the_job_with_its_event_and_metric(embedded):
     headers = {"X-Actor": "alice", "X-Roles": "operator", "X-Tenant": tenant}
     job = client.post("/jobs", headers=headers, json={
         "job_type": "echo", "project": "p", "payload": {"message": "m"}}).get_json()
-    assert jobs.claim(job["id"], "probe-worker", 30)[0] == "claimed"
+    assert job_runs.claim(job["id"], "probe-worker", 30)[0] == "claimed"
     before = metrics.JOBS.labels("echo", "failed")._value.get()
     written = io.StringIO()
     handler = logging.StreamHandler(written)

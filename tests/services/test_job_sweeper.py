@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db, runtime
 from app.models import Job
-from app.services import jobs
+from app.services import job_sweeps
 
 
 def closed_broker_url() -> str:
@@ -42,11 +42,11 @@ def test_job_whose_publish_failed_is_redispatched_and_completes(worker, app_fact
         job = stored(job_id)
         assert (job.status, job.dispatched_at) == ("queued", None)
         grace = dt.timedelta(seconds=runtime.settings.dispatch_grace_seconds)
-        assert job_id not in jobs.redispatch_stalled(now=job.created_at + grace / 2)
+        assert job_id not in job_sweeps.redispatch_stalled(now=job.created_at + grace / 2)
         time.sleep(max(0.0, (job.created_at + grace - dt.datetime.now(dt.UTC)).total_seconds()))
         assert stored(job_id).status == "queued"  # no message anywhere: nothing ran it
 
-        assert job_id in jobs.redispatch_stalled()
+        assert job_id in job_sweeps.redispatch_stalled()
         assert stored(job_id).dispatched_at is not None
 
     job = alice.wait_status(job_id, ("completed", "failed"), timeout=20)

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from app.db import utcnow
 from app.extensions import db, runtime
 from app.models import Job
-from app.services import jobs
+from app.services import job_sweeps
 
 
 def set_row(job_id: str, **values) -> None:
@@ -35,7 +35,7 @@ def sweep_at_once(count: int, now: dt.datetime) -> list[str]:
     def sweep():
         start.wait()
         try:
-            published.extend(jobs.redispatch_stalled(now=now))
+            published.extend(job_sweeps.redispatch_stalled(now=now))
         except Exception as exc:  # noqa: BLE001 - reported below, in the test's thread
             failures.append(exc)
         finally:
@@ -62,7 +62,8 @@ def test_a_lapsed_attempt_is_published_once_by_concurrent_and_repeated_sweeps(pr
 
         assert sweep_at_once(3, now).count(job_id) == 1
         for later in (1, 2, 3):
-            assert job_id not in jobs.redispatch_stalled(now=now + dt.timedelta(seconds=later))
+            later_now = now + dt.timedelta(seconds=later)
+            assert job_id not in job_sweeps.redispatch_stalled(now=later_now)
 
     assert messages(private_stack, job_id) == 2
 
@@ -77,8 +78,8 @@ def test_an_overdue_retry_is_recovered_after_its_own_backoff(private_stack):
     with private_stack.app.app_context():
         set_row(job_id, status="retrying", attempts=1, dispatched_at=now, retry_at=now + backoff)
 
-        assert job_id not in jobs.redispatch_stalled(now=now + backoff)
-        assert job_id in jobs.redispatch_stalled(now=now + backoff + grace * 1.5)
-        assert job_id not in jobs.redispatch_stalled(now=now + backoff + grace * 1.6)
+        assert job_id not in job_sweeps.redispatch_stalled(now=now + backoff)
+        assert job_id in job_sweeps.redispatch_stalled(now=now + backoff + grace * 1.5)
+        assert job_id not in job_sweeps.redispatch_stalled(now=now + backoff + grace * 1.6)
 
     assert messages(private_stack, job_id) == 1
