@@ -25,14 +25,14 @@ CONTROL_QUEUE = "control"
 def visibility_timeout(catalog) -> int:
     """Seconds a reserved message stays invisible: longest time limit or backoff + margin."""
     longest = max(
-        (max(jt.time_limit, jt.retry_backoff_max) for jt in catalog.values()), default=3600
+        (max(spec.time_limit, spec.retry_backoff_max) for spec in catalog.values()), default=3600
     )
     return longest + VISIBILITY_MARGIN_SECONDS
 
 
 def queues(catalog) -> list[str]:
     """The queue names of the catalog, in a stable order."""
-    return sorted({jt.queue for jt in catalog.values()} | {CONTROL_QUEUE})
+    return sorted({spec.queue for spec in catalog.values()} | {CONTROL_QUEUE})
 
 
 def _redis_transport(catalog) -> dict:

@@ -231,8 +231,8 @@ def build_catalog(command_types_file: str = "") -> dict[str, JobType]:
     """The catalog: built-in job types plus the command types of the given file."""
     types = BUILTIN + (load_command_types(command_types_file) if command_types_file else ())
     catalog = {}
-    for job_type in types:
-        if job_type.name in catalog:
-            raise ValueError(f"job type {job_type.name!r} declared twice")
-        catalog[job_type.name] = job_type
+    for spec in types:
+        if spec.name in catalog:
+            raise ValueError(f"job type {spec.name!r} declared twice")
+        catalog[spec.name] = spec
     return catalog

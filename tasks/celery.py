@@ -30,7 +30,7 @@ class FlaskTask(celery_app.Task):
     """Runs each task inside the Flask app context, as Flask's Celery pattern does."""
 
     def __call__(self, *args, **kwargs):
-        job_type = getattr(self, "job_type_name", None)
+        job_type = getattr(self, "job_type", None)
         span = tracing.job_span(self.request.id, job_type) if job_type else nullcontext()
         with flask_app.app_context(), span:
             return self.run(*args, **kwargs)

@@ -71,9 +71,9 @@ def _outputs(ctx, folder: Path) -> list[dict]:
     return outputs
 
 
-def run_command(ctx, job_type, payload: dict) -> dict:
-    """Run the job type's command for `payload`; non-zero exit fails the job."""
-    argv = render_argv(job_type.command, payload)
+def run_command(ctx, spec, payload: dict) -> dict:
+    """Run the command of job type `spec` for `payload`; non-zero exit fails the job."""
+    argv = render_argv(spec.command, payload)
     root = Path(tempfile.mkdtemp(prefix=f"taskplane-{ctx.job_id}-"))
     workdir, outdir = root / "work", root / "output"
     workdir.mkdir()

@@ -52,7 +52,7 @@ class JobExecutor:
     def __init__(self, task, job_id: str):
         self.task = task
         self.job_id = job_id
-        self.job_type = runtime.catalog[task.job_type_name]
+        self.spec = runtime.catalog[task.job_type]
         self.settings = runtime.settings
 
     def run(self):
@@ -82,7 +82,7 @@ class JobExecutor:
             ctx.finish(job_runs.finish_cancelled, self.job_id, ctx.attempt)
             return {"job_id": self.job_id, "outcome": JobState.CANCELLED}
         except SoftTimeLimitExceeded as exc:
-            ctx.write_log(f"soft time limit of {self.job_type.soft_time_limit}s exceeded",
+            ctx.write_log(f"soft time limit of {self.spec.soft_time_limit}s exceeded",
                           level="error")
             ctx.finish(job_runs.fail, self.job_id, error_info(exc, ctx.attempt), ctx.attempt)
             raise
@@ -107,37 +107,37 @@ class JobExecutor:
         if not isinstance(exc, self.task.retry_for) or ctx.attempt > ctx.max_retries:
             return None
         return get_exponential_backoff_interval(
-            self.job_type.retry_backoff, ctx.attempt - 1, self.job_type.retry_backoff_max,
-            full_jitter=self.job_type.retry_jitter)
+            self.spec.retry_backoff, ctx.attempt - 1, self.spec.retry_backoff_max,
+            full_jitter=self.spec.retry_jitter)
 
     def _handle(self, ctx: JobContext):
-        if self.job_type.command:
-            return run_command(ctx, self.job_type, ctx.payload)
-        return import_string(self.job_type.handler)(ctx, ctx.payload)
+        if self.spec.command:
+            return run_command(ctx, self.spec, ctx.payload)
+        return import_string(self.spec.handler)(ctx, ctx.payload)
 
 
 def register_job_tasks(celery_app, catalog) -> None:
     """Register one Celery task per job type, each with its own policy and limits."""
-    for job_type in catalog.values():
+    for spec in catalog.values():
 
         def run_job(self, job_id: str):
             return JobExecutor(self, job_id).run()
 
-        run_job.__name__ = f"run_{job_type.name.replace('-', '_')}"
+        run_job.__name__ = f"run_{spec.name.replace('-', '_')}"
         run_job.__qualname__ = run_job.__name__
         celery_app.task(
             bind=True,
-            name=job_type.task_name,
-            job_type_name=job_type.name,
-            queue=job_type.queue,
+            name=spec.task_name,
+            job_type=spec.name,
+            queue=spec.queue,
             acks_late=True,
             reject_on_worker_lost=True,
             Request=JobRequest,
             # The runner retries within the job's own budget (`max_retries` on the job row,
             # lost attempts included); Celery only carries the delayed message.
-            retry_for=tuple(import_string(name) for name in job_type.retry_on),
+            retry_for=tuple(import_string(name) for name in spec.retry_on),
             max_retries=None,
-            soft_time_limit=job_type.soft_time_limit,
-            time_limit=job_type.time_limit,
+            soft_time_limit=spec.soft_time_limit,
+            time_limit=spec.time_limit,
             ignore_result=True,
         )(run_job)

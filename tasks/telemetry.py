@@ -60,7 +60,7 @@ def flush_telemetry(**_kwargs) -> None:
 def bind_job(sender=None, task_id=None, **_kwargs) -> None:
     """Worker lines written while a job runs name the job (the attempt follows at claim)."""
     if getattr(sender, "name", "").startswith("taskplane.job."):
-        logs.LOG_CONTEXT.set({"job_id": task_id, "job_type": sender.job_type_name})
+        logs.LOG_CONTEXT.set({"job_id": task_id, "job_type": sender.job_type})
 
 
 @signals.task_postrun.connect

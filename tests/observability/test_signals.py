@@ -36,7 +36,7 @@ def embedded(app_factory, redis_url, celery_worker_pool, celery_worker_parameter
 
     app = app_factory(broker_url=own_broker(redis_url, 6))
 
-    @celery_app.task(name="taskplane.job.echo", bind=True, job_type_name="echo", shared=False)
+    @celery_app.task(name="taskplane.job.echo", bind=True, job_type="echo", shared=False)
     def probe(self, job_id):
         logging.getLogger("taskplane.probe").warning("probe ran")
         raise ProbeFailure("the probe fails on purpose")
