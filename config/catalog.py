@@ -1,26 +1,28 @@
 """The job-type catalog: every job type Taskplane runs, declared once.
 
 A job type names its payload schema, its handler, its queue, its retry policy, its
-time limits and its default quota. Python handlers are named by dotted path
-(`package.module:function`) so the API can validate payloads without importing
-worker code; command handlers are operator-declared argv templates, loaded from the
-TOML file named by `TASKPLANE_COMMAND_TYPES`: an argv element written exactly
-`{field}` is replaced by that payload field, every other element is passed as is.
+time limits and its default quota. Built-in types are declared each in its own module
+under `tasks.builtin`, beside its payload schema and its handler (named by dotted path,
+`package.module:function`); command handlers are operator-declared argv templates,
+loaded from the TOML file named by `TASKPLANE_COMMAND_TYPES`: an argv element written
+exactly `{field}` is replaced by that payload field, every other element is passed as is.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
+import importlib
 import re
 import tomllib
 from pathlib import Path
 
 import marshmallow as ma
-from marshmallow import fields, validate, validates_schema
+from marshmallow import fields
 
 RETRYABLE = ("tasks.errors.RetryableJobError",)
+# Named, not imported: the built-in modules import this one for JobType and PayloadSchema.
+BUILTIN_PACKAGE = "tasks.builtin"
 JOB_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -73,119 +75,6 @@ class PayloadSchema(ma.Schema):
         unknown = ma.RAISE
 
 
-class EchoPayload(PayloadSchema):
-    message = fields.String(required=True, validate=validate.Length(max=4096))
-    fail_times = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
-
-
-class SleepPayload(PayloadSchema):
-    seconds = fields.Float(required=True, validate=validate.Range(min=0, max=3600))
-
-
-class PlanTarget(PayloadSchema):
-    deps = fields.List(fields.String(), load_default=list)
-    cost = fields.Float(load_default=1.0, validate=validate.Range(min=0))
-
-
-class PlanBuildPayload(PayloadSchema):
-    targets = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=200)),
-        values=fields.Nested(PlanTarget),
-        required=True,
-        validate=validate.Length(min=1, max=5000),
-    )
-    workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=1024))
-
-
-class EvalCase(PayloadSchema):
-    id = fields.String(required=True)
-    expected = fields.String(required=True)
-    predicted = fields.String(required=True)
-
-
-class EvalRunPayload(PayloadSchema):
-    cases = fields.List(
-        fields.Nested(EvalCase), required=True, validate=validate.Length(min=1, max=100_000)
-    )
-    threshold = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
-
-
-class AuditReportPayload(PayloadSchema):
-    MAX_WINDOW = dt.timedelta(days=31)
-
-    since = fields.AwareDateTime(required=True, default_timezone=None)
-    until = fields.AwareDateTime(required=True, default_timezone=None)
-
-    @validates_schema
-    def _window(self, data, **_kwargs):
-        if data["until"] <= data["since"]:
-            raise ma.ValidationError("must be later than since", field_name="until")
-        if data["until"] - data["since"] > self.MAX_WINDOW:
-            raise ma.ValidationError(f"the window is at most {self.MAX_WINDOW.days} days",
-                                     field_name="until")
-
-
-class ArtifactBundlePayload(PayloadSchema):
-    artifact_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)),
-                               required=True, validate=validate.Length(min=1, max=1000))
-    name = fields.String(load_default="bundle.zip",
-                         validate=validate.Regexp(r"^[^\x00-\x1f\x7f]{1,256}$"))
-
-
-BUILTIN = (
-    JobType(
-        name="echo",
-        description="Smoke test: fails retryably on its first `fail_times` attempts, "
-        "then logs and returns the message.",
-        payload_schema=EchoPayload,
-        handler="tasks.builtin.echo:run",
-        max_retries=3,
-        soft_time_limit=30,
-        time_limit=60,
-    ),
-    JobType(
-        name="sleep",
-        description="Smoke test: sleeps in small steps, reporting progress and honouring cancel.",
-        payload_schema=SleepPayload,
-        handler="tasks.builtin.sleep:run",
-        max_retries=1,  # never fails on its own; one attempt lost with its worker is retried
-        soft_time_limit=3600,
-        time_limit=3660,
-    ),
-    JobType(
-        name="plan-build",
-        description="Orders a build graph into parallel stages, finds its critical path and "
-        "simulates the schedule on `workers` builders; a dependency cycle fails the job.",
-        payload_schema=PlanBuildPayload,
-        handler="tasks.builtin.plan_build:run",
-    ),
-    JobType(
-        name="eval-run",
-        description="Scores predictions against expected labels: accuracy and per-label "
-        "precision, recall and F1; fails when accuracy is under `threshold`.",
-        payload_schema=EvalRunPayload,
-        handler="tasks.builtin.eval_run:run",
-    ),
-    JobType(
-        name="audit-report",
-        description="Renders the tenant's audit records and governance events of a window "
-        "[since, until) (at most 31 days) as CSV and JSON.",
-        payload_schema=AuditReportPayload,
-        handler="tasks.builtin.audit_report:run",
-        permission="read_governance",
-    ),
-    JobType(
-        name="artifact-bundle",
-        description="Zips chosen artifacts of the tenant (their current versions) into a new "
-        "artifact of the job; an unknown or foreign artifact id fails the job.",
-        payload_schema=ArtifactBundlePayload,
-        handler="tasks.builtin.artifact_bundle:run",
-        max_retries=1,
-        soft_time_limit=1800,
-        time_limit=1860,
-    ),
-)
-
 _FIELD_TYPES = {
     "string": fields.String,
     "integer": fields.Integer,
@@ -227,9 +116,15 @@ def load_command_types(path: str) -> tuple[JobType, ...]:
     return tuple(_command_type(name, dict(spec)) for name, spec in data.get("types", {}).items())
 
 
+def builtin_types() -> tuple[JobType, ...]:
+    """The built-in job types, as their modules under `tasks.builtin` declare them."""
+    return importlib.import_module(BUILTIN_PACKAGE).JOB_TYPES
+
+
 def build_catalog(command_types_file: str = "") -> dict[str, JobType]:
     """The catalog: built-in job types plus the command types of the given file."""
-    types = BUILTIN + (load_command_types(command_types_file) if command_types_file else ())
+    commands = load_command_types(command_types_file) if command_types_file else ()
+    types = builtin_types() + commands
     catalog = {}
     for spec in types:
         if spec.name in catalog:

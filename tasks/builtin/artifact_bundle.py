@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import tempfile
 
+from marshmallow import fields, validate
+
 from app.errors import NotFound
 from app.services import artifact_bundles
+from config.catalog import JobType, PayloadSchema
 from tasks.errors import JobError
+
+
+class ArtifactBundlePayload(PayloadSchema):
+    artifact_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)),
+                               required=True, validate=validate.Length(min=1, max=1000))
+    name = fields.String(load_default="bundle.zip",
+                         validate=validate.Regexp(r"^[^\x00-\x1f\x7f]{1,256}$"))
+
+
+JOB_TYPE = JobType(
+    name="artifact-bundle",
+    description="Zips chosen artifacts of the tenant (their current versions) into a new "
+    "artifact of the job; an unknown or foreign artifact id fails the job.",
+    payload_schema=ArtifactBundlePayload,
+    handler=f"{__name__}:run",
+    max_retries=1,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
 
 
 def run(ctx, payload: dict) -> dict:

@@ -16,7 +16,11 @@ import io
 import json
 from collections import Counter
 
+import marshmallow as ma
+from marshmallow import fields, validates_schema
+
 from app.services import audit
+from config.catalog import JobType, PayloadSchema
 from tasks.errors import JobError
 
 MAX_ROWS = 20_000  # of each kind: the window is read and rendered in memory
@@ -26,6 +30,31 @@ COLUMNS = ("kind", "id", "at", "tenant", "actor", "roles", "reason", "action", "
 # A spreadsheet runs a cell that starts with one of these as a formula; audit fields
 # such as the reason are the caller's own text, so such cells are quoted with a "'".
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class AuditReportPayload(PayloadSchema):
+    MAX_WINDOW = dt.timedelta(days=31)
+
+    since = fields.AwareDateTime(required=True, default_timezone=None)
+    until = fields.AwareDateTime(required=True, default_timezone=None)
+
+    @validates_schema
+    def _window(self, data, **_kwargs):
+        if data["until"] <= data["since"]:
+            raise ma.ValidationError("must be later than since", field_name="until")
+        if data["until"] - data["since"] > self.MAX_WINDOW:
+            raise ma.ValidationError(f"the window is at most {self.MAX_WINDOW.days} days",
+                                     field_name="until")
+
+
+JOB_TYPE = JobType(
+    name="audit-report",
+    description="Renders the tenant's audit records and governance events of a window "
+    "[since, until) (at most 31 days) as CSV and JSON.",
+    payload_schema=AuditReportPayload,
+    handler=f"{__name__}:run",
+    permission="read_governance",
+)
 
 
 def audit_entry(row: dict) -> dict:

@@ -9,9 +9,34 @@ from __future__ import annotations
 
 from collections import Counter
 
+from marshmallow import fields, validate
+
+from config.catalog import JobType, PayloadSchema
 from tasks.errors import JobError
 
 BATCH = 1000
+
+
+class EvalCase(PayloadSchema):
+    id = fields.String(required=True)
+    expected = fields.String(required=True)
+    predicted = fields.String(required=True)
+
+
+class EvalRunPayload(PayloadSchema):
+    cases = fields.List(
+        fields.Nested(EvalCase), required=True, validate=validate.Length(min=1, max=100_000)
+    )
+    threshold = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
+
+
+JOB_TYPE = JobType(
+    name="eval-run",
+    description="Scores predictions against expected labels: accuracy and per-label "
+    "precision, recall and F1; fails when accuracy is under `threshold`.",
+    payload_schema=EvalRunPayload,
+    handler=f"{__name__}:run",
+)
 
 
 def score(cases: list[dict]) -> dict:

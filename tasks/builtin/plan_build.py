@@ -10,7 +10,34 @@ from __future__ import annotations
 
 import heapq
 
+from marshmallow import fields, validate
+
+from config.catalog import JobType, PayloadSchema
 from tasks.errors import JobError
+
+
+class PlanTarget(PayloadSchema):
+    deps = fields.List(fields.String(), load_default=list)
+    cost = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+
+
+class PlanBuildPayload(PayloadSchema):
+    targets = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=fields.Nested(PlanTarget),
+        required=True,
+        validate=validate.Length(min=1, max=5000),
+    )
+    workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=1024))
+
+
+JOB_TYPE = JobType(
+    name="plan-build",
+    description="Orders a build graph into parallel stages, finds its critical path and "
+    "simulates the schedule on `workers` builders; a dependency cycle fails the job.",
+    payload_schema=PlanBuildPayload,
+    handler=f"{__name__}:run",
+)
 
 
 def stages(targets: dict) -> list[list[str]]:

@@ -89,7 +89,7 @@ def test_a_bad_window_is_refused_at_submit(caller, payload, field):
 
 
 def test_every_permission_the_catalog_names_exists():
-    named = {jt.permission for jt in build_catalog().values() if jt.permission}
+    named = {spec.permission for spec in build_catalog().values() if spec.permission}
 
     assert named == {"read_governance"}
     assert all(Permission(name) for name in named)
