@@ -36,9 +36,9 @@ class QuotaDefaultsSchema(Schema):
     max_per_hour = fields.Integer()
 
 
-def _itself(job_type):
+def _itself(spec):
     """The job type: its policy groups are read from the catalog entry itself."""
-    return job_type
+    return spec
 
 
 class JobTypeSchema(Schema):
@@ -48,8 +48,7 @@ class JobTypeSchema(Schema):
     description = fields.String()
     kind = fields.String(metadata={"description": "python or command"})
     queue = fields.String()
-    payload_schema = DerivedDict(derive=lambda job_type: payload_json_schema(
-        job_type.payload_schema))
+    payload_schema = DerivedDict(derive=lambda spec: payload_json_schema(spec.payload_schema))
     retry_policy = DerivedNested(RetryPolicySchema, derive=_itself)
     time_limits = DerivedNested(TimeLimitsSchema, derive=_itself)
     default_quota = DerivedNested(QuotaDefaultsSchema, derive=_itself)
