@@ -1,11 +1,17 @@
-"""The database handle: one engine and one scoped session per app (and per worker process)."""
+"""The database handle: one engine and one scoped session per app (and per worker process).
+
+This is the one module that speaks raw SQL or opens sessions and connections of its
+own (`text()`, driver SQL, `Session(engine)`): none of that passes through the tenant
+scoping of `app/services/tenancy.py`, so each use here is reviewed as such and touches
+no tenant table. `tests/auth/test_tenant_enforcement.py` fails on any use elsewhere.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -53,6 +59,25 @@ def begin_locking(session) -> None:
         session.commit()
     if session.connection().dialect.name == "sqlite":
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def advisory_xact_lock(session, name: int) -> None:
+    """Take PostgreSQL's transaction-scoped advisory lock `name` (a bigint) in `session`."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:name)"), {"name": name})
+
+
+def ping(session) -> None:
+    """One round trip to the database of `session` (touches no table)."""
+    session.execute(text("SELECT 1"))
+
+
+def system_session(engine: Engine) -> Session:
+    """A session of its own on `engine`, acting for the system (unscoped: no tenant).
+
+    For short work beside a request's session (a row written whatever becomes of the
+    request) and for schema checks; the caller closes it.
+    """
+    return Session(engine, expire_on_commit=False)
 
 
 class Base(DeclarativeBase):

@@ -7,6 +7,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from app.db import system_session
 from config.settings import ROOT
 
 
@@ -26,6 +27,6 @@ def upgrade(url: str, revision: str = "head") -> None:
 def pending(engine) -> tuple[str | None, str | None]:
     """(current, head) when the database is not at head, else (None, None)."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+    with system_session(engine) as session:
+        current = MigrationContext.configure(session.connection()).get_current_revision()
     return (None, None) if current == head else (current, head)

@@ -19,10 +19,10 @@ import mimetypes
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from app.auth import Permission, Principal
-from app.db import begin_locking, utcnow
+from app.db import advisory_xact_lock, begin_locking, utcnow
 from app.errors import (
     InsufficientStorage,
     NotFound,
@@ -66,7 +66,7 @@ def _lock_key(key: str) -> None:
     """
     if db.session.connection().dialect.name == "postgresql":
         name = int(key.rsplit("/", 1)[-1][:15], 16)  # 60 bits of the SHA-256: a bigint
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:name)"), {"name": name})
+        advisory_xact_lock(db.session, name)
 
 
 def etag(artifact: Artifact) -> str:

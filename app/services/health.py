@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import text
-
+from app.db import ping
 from app.extensions import db, runtime
 from app.services import artifacts, dispatch, job_streams, slow_requests
 
@@ -21,7 +20,7 @@ def _timed(check) -> dict:
 
 
 def _database():
-    db.session.execute(text("SELECT 1"))
+    ping(db.session)
     db.session.rollback()
     return True, "ok"
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import delete, func, insert, select
 
-from app.db import utcnow
+from app.db import system_session, utcnow
 from app.extensions import db, runtime
 from app.models import SlowRequest
 from app.services.pagination import Page, paginate
@@ -18,14 +18,15 @@ RECENT = dt.timedelta(minutes=5)
 def record(**request) -> None:
     """Store one slow request and drop those beyond the newest `slow_requests_kept`.
 
-    Its own short transaction on a fresh connection: the request's session is left as is.
+    Its own short transaction in a system session (the newest N of every tenant are
+    kept): the request's session is left as is.
     """
     kept = runtime.settings.slow_requests_kept
     request["path"] = request["path"][:512]
-    with db.engine.begin() as conn:
-        new_id = conn.execute(insert(SLOW).values(at=utcnow(), **request)
-                              .returning(SLOW.c.id)).scalar_one()
-        conn.execute(delete(SLOW).where(SLOW.c.id <= new_id - kept))
+    with system_session(db.engine) as session, session.begin():
+        new_id = session.execute(insert(SLOW).values(at=utcnow(), **request)
+                                 .returning(SLOW.c.id)).scalar_one()
+        session.execute(delete(SLOW).where(SLOW.c.id <= new_id - kept))
 
 
 def recent(session, now: dt.datetime | None = None) -> dict:

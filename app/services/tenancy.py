@@ -1,29 +1,48 @@
-"""Tenant isolation, enforced once: a scoped session sees only its tenant's rows.
+"""Tenant isolation, enforced once: a scoped session sees and writes only its tenant's rows.
 
 `scope_session(session, tenant)` (called once per request, when the principal is
-known) makes every ORM query of that session — selects, `session.get`, relationship
-loads, ORM-enabled updates and deletes — carry `tenant = :tenant` for every mapped
-class that has a `tenant` column, present or future. A foreign id is then exactly
-as missing as an absent one, in every service, with no check per view or per query.
+known) confines every later statement that session executes on a table with a
+`tenant` column, present or future:
 
-Workers and the sweeper use unscoped sessions: they act for the system, not a tenant.
-A service that must cross tenants on purpose runs its statement with
-`execution_options(**UNSCOPED)`.
+- ORM statements — selects, `session.get`, relationship loads, ORM-enabled updates and
+  deletes — carry `tenant = :tenant` for every mapped class (`with_loader_criteria`);
+- Core selects, updates and deletes on such tables (`Job.__table__` …) get
+  `tenant = :tenant` for each tenant table they read from or change, in subqueries too;
+- inserts (Core, ORM bulk or `session.add`) of a row of another tenant are refused
+  with `CrossTenantWrite`.
+
+A foreign id is then exactly as missing as an absent one, in every service, with no
+`where tenant == …` written by hand. Workers and the sweeper use unscoped sessions:
+they act for the system, not a tenant; system-side code acting for one tenant confines
+its session for that while (`confined`). A statement that must cross tenants on
+purpose says so: `execution_options(**UNSCOPED)`. Raw SQL (`text()`, driver SQL, a
+connection of the engine's) bypasses all of this and lives in `app/db.py` only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import sqlalchemy.event
+from sqlalchemy import Delete, Insert, Select, Table, Update
 from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.selectable import Alias, Join
 
 from app.db import Base
 
 TENANT_KEY = "taskplane.tenant"  # session.info key: the tenant the session is confined to
 UNSCOPED = {"taskplane_unscoped": True}
+_TENANT_PARAM = re.compile(r"tenant(_m\d+)?$")  # `.values()` binds: tenant, tenant_m0 …
+
+
+class CrossTenantWrite(RuntimeError):
+    """A tenant-scoped session was asked to write a row of another tenant (a bug)."""
 
 
 def scope_session(session, tenant: str) -> None:
-    """Confine every later ORM query of `session` (until it is removed) to `tenant`."""
+    """Confine every later statement of `session` (until it is removed) to `tenant`."""
     session.info[TENANT_KEY] = tenant
 
 
@@ -32,21 +51,119 @@ def session_tenant(session) -> str | None:
     return session.info.get(TENANT_KEY)
 
 
+@contextlib.contextmanager
+def confined(session, tenant: str):
+    """Confine a system session to `tenant` for the block: system code acting for a tenant.
+
+    Inside a session already scoped to `tenant` it changes nothing; scoped to another
+    tenant it refuses.
+    """
+    previous = session.info.get(TENANT_KEY)
+    if previous not in (None, tenant):
+        raise CrossTenantWrite(f"session of tenant {previous!r} asked to act for {tenant!r}")
+    session.info[TENANT_KEY] = tenant
+    try:
+        yield session
+    finally:
+        if previous is None:
+            session.info.pop(TENANT_KEY, None)
+
+
 def tenant_classes() -> list[type]:
     """Every mapped class with a `tenant` column: each is scoped in a tenant's session."""
     return [mapper.class_ for mapper in Base.registry.mappers if "tenant" in mapper.columns]
 
 
+def tenant_tables() -> list[Table]:
+    """Every table with a `tenant` column: each is scoped in a tenant's session."""
+    return [table for table in Base.metadata.sorted_tables if "tenant" in table.c]
+
+
+def _tenant_from(clause):
+    """`clause` when it is a tenant table (or an alias of one), else None."""
+    table = clause.element if isinstance(clause, Alias) else clause
+    if isinstance(table, Table) and "tenant" in table.c:
+        return clause
+    return None
+
+
+def _read_from(froms) -> list:
+    """The tenant tables among `froms`, walking joins; the optional side of an outer join
+    cannot take a WHERE and is refused."""
+    found = []
+    for clause in froms:
+        if isinstance(clause, Join):
+            if (clause.isouter or clause.full) and _read_from([clause.right]):
+                raise CrossTenantWrite("a Core outer join onto a tenant table cannot be "
+                                       "confined; use the ORM or say UNSCOPED")
+            found += _read_from([clause.left, clause.right])
+        elif _tenant_from(clause) is not None:
+            found.append(clause)
+    return found
+
+
+def confine(statement, tenant: str):
+    """`statement` (Core) with `tenant = :tenant` on every tenant table it reads or changes."""
+    def inner(element):
+        if element is not statement and isinstance(element, (Select, Update, Delete)):
+            return confine(element, tenant)
+        return None
+
+    statement = visitors.replacement_traverse(statement, {}, inner)
+    if isinstance(statement, Select):
+        targets = _read_from(statement.get_final_froms())
+    elif isinstance(statement, (Update, Delete)):
+        targets = [statement.table] if _tenant_from(statement.table) is not None else []
+    else:
+        return statement
+    if not targets:
+        return statement
+    return statement.where(*(target.c.tenant == tenant for target in targets))
+
+
+def _check_insert(state, tenant: str) -> None:
+    """Refuse an insert into a tenant table of a row whose tenant is not `tenant`."""
+    statement = state.statement
+    if not isinstance(statement, Insert) or _tenant_from(statement.table) is None:
+        return
+    rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+    given = [row["tenant"] for row in rows if "tenant" in row]
+    if len(given) < len(rows):
+        bound = statement.compile(dialect=state.session.get_bind().dialect).params
+        given += [value for name, value in bound.items() if _TENANT_PARAM.match(name)]
+    foreign = sorted({str(value) for value in given if value != tenant})
+    if foreign or not given:
+        raise CrossTenantWrite(f"session of tenant {tenant!r} refused a row of "
+                               f"{foreign or 'no tenant'} in {statement.table.name}")
+
+
 @sqlalchemy.event.listens_for(Session, "do_orm_execute")
 def _confine_to_tenant(state) -> None:
-    """Add `tenant = :tenant` to every tenant-owned class an ORM statement touches."""
+    """Add `tenant = :tenant` to every tenant table a statement touches; refuse foreign rows."""
     tenant = state.session.info.get(TENANT_KEY)
     if tenant is None or state.execution_options.get("taskplane_unscoped"):
         return
-    if not state.is_orm_statement or not (state.is_select or state.is_update
-                                          or state.is_delete):
-        return  # statements on bare tables carry no loader criteria anyway
-    state.statement = state.statement.options(*(
-        with_loader_criteria(cls, cls.tenant == tenant, include_aliases=True)
-        for cls in tenant_classes()
-    ))
+    if state.is_insert:
+        _check_insert(state, tenant)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_orm_statement:
+        state.statement = state.statement.options(*(
+            with_loader_criteria(cls, cls.tenant == tenant, include_aliases=True)
+            for cls in tenant_classes()
+        ))
+    else:
+        state.statement = confine(state.statement, tenant)
+
+
+@sqlalchemy.event.listens_for(Session, "before_flush")
+def _refuse_foreign_objects(session, _context, _instances) -> None:
+    """A scoped session's unit of work adds or changes only rows of its own tenant."""
+    tenant = session.info.get(TENANT_KEY)
+    if tenant is None:
+        return
+    for obj in (*session.new, *session.dirty):
+        if "tenant" in type(obj).__mapper__.columns and obj.tenant != tenant:
+            raise CrossTenantWrite(f"session of tenant {tenant!r} refused a "
+                                   f"{type(obj).__name__} of tenant {obj.tenant!r}")

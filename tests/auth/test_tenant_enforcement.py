@@ -1,0 +1,245 @@
+"""No query on a tenant table escapes the one enforcement point (`app/services/tenancy.py`).
+
+Two nets. At run time, every table with a `tenant` column (found in the metadata, so a
+new table is covered the day it is added) is read, changed and deleted through a
+session scoped to tenant A with ORM and Core statements alike, and only A's rows are
+seen or touched; rows of another tenant are refused. In the source, nothing under
+`app/` or `tasks/` outside `app/db.py` may use what bypasses the session's hook: raw
+SQL, driver SQL, connections or sessions of its own.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+
+import app.models  # noqa: F401 - every table in the metadata before it is read
+from app.db import system_session, utcnow
+from app.extensions import db
+from app.services.tenancy import (
+    UNSCOPED,
+    CrossTenantWrite,
+    confined,
+    scope_session,
+    session_tenant,
+    tenant_classes,
+    tenant_tables,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = {table.name: table for table in tenant_tables()}
+MAPPED = {cls.__table__.name: cls for cls in tenant_classes()}
+
+
+def _value(column):
+    """A value for a required column without a default."""
+    kind = column.type.python_type
+    if kind is str:
+        return uuid.uuid4().hex[:column.type.length or 32]
+    if kind is dt.datetime:
+        return utcnow()
+    return {bool: False, int: 1, float: 0.0, dict: {}, list: []}.get(kind, None)
+
+
+def _insert_row(session, table, tenant: str) -> dict:
+    """Insert one row of `tenant` into `table` (parents first); returns its primary key."""
+    row = {"tenant": tenant}
+    for column in table.c:
+        if column.name == "tenant":
+            continue
+        if column.foreign_keys:
+            [fk] = column.foreign_keys
+            parent = _insert_row(session, fk.column.table, tenant)
+            row[column.name] = parent[fk.column.name]
+        elif column.primary_key and column.type.python_type is int:
+            continue  # autoincrement
+        elif column.primary_key or not (column.nullable or column.default is not None
+                                        or column.server_default is not None):
+            row[column.name] = _value(column)
+    result = session.execute(insert(table).values(**row))
+    return dict(zip([c.name for c in table.primary_key], result.inserted_primary_key,
+                    strict=True))
+
+
+def _where(table, *keys: dict):
+    """Rows of `table` with any of the primary keys `keys`."""
+    return or_(*(and_(*(table.c[name] == value for name, value in key.items()))
+                 for key in keys))
+
+
+@pytest.fixture
+def two_tenants(app, tenant):
+    """For each test: one row of `tenant` and one of another tenant in the table given."""
+    def seed(table):
+        with app.app_context(), system_session(db.engine) as session, session.begin():
+            return _insert_row(session, table, tenant), _insert_row(session, table,
+                                                                     f"{tenant}-b")
+    return seed
+
+
+def test_every_tenant_table_is_found():
+    assert {"jobs", "events", "audit_log", "api_keys", "artifacts", "artifact_manifests",
+            "job_quotas", "job_submissions", "tenant_quotas", "slow_requests"} <= set(TABLES)
+    assert "job_logs" not in TABLES  # reached only through its job
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_scoped_session_reads_only_its_tenant_core_and_orm(app, tenant, two_tenants, name):
+    table = TABLES[name]
+    mine, theirs = two_tenants(table)
+    with app.app_context():
+        try:
+            scope_session(db.session, tenant)
+            everything = db.session.execute(select(table)).all()
+            assert everything and {row.tenant for row in everything} == {tenant}
+            both = _where(table, mine, theirs)
+            assert db.session.scalar(select(func.count()).select_from(table)
+                                     .where(both)) == 1
+            inner = select(table.c.tenant).where(both).subquery()
+            assert db.session.scalars(select(inner.c.tenant)).all() == [tenant]
+            nested = select(func.count()).where(
+                select(table.c.tenant).where(both).limit(1).scalar_subquery() == tenant)
+            assert db.session.scalar(nested) == 1
+            if name in MAPPED:
+                cls = MAPPED[name]
+                assert {row.tenant for row in db.session.scalars(select(cls))} == {tenant}
+                assert len(db.session.scalars(select(cls).where(both)).all()) == 1
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_scoped_session_changes_only_its_tenant_core_and_orm(app, tenant, two_tenants, name):
+    table = TABLES[name]
+    mine, theirs = two_tenants(table)
+    both = _where(table, mine, theirs)
+    with app.app_context():
+        try:
+            scope_session(db.session, tenant)
+            assert db.session.execute(update(table).where(both)
+                                      .values(tenant=table.c.tenant)).rowcount == 1
+            if name in MAPPED:
+                cls = MAPPED[name]
+                orm = (update(cls).where(both).values(tenant=cls.tenant)
+                       .execution_options(synchronize_session=False))
+                assert db.session.execute(orm).rowcount == 1
+            assert db.session.execute(delete(table).where(both)).rowcount == 1
+            db.session.commit()
+        finally:
+            db.session.remove()
+        left = db.session.execute(select(table.c.tenant).where(both)).scalars().all()
+        db.session.remove()
+    assert left == [f"{tenant}-b"]
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_scoped_session_refuses_rows_of_another_tenant(app, tenant, name):
+    table = TABLES[name]
+    with app.app_context():
+        try:
+            scope_session(db.session, tenant)
+            with pytest.raises(CrossTenantWrite):
+                _insert_row(db.session, table, f"{tenant}-b")
+            db.session.rollback()
+            _insert_row(db.session, table, tenant)  # its own tenant's row goes in
+            db.session.rollback()
+            if name in MAPPED:
+                cls = MAPPED[name]
+                with db.session.no_autoflush:
+                    db.session.add(cls(tenant=f"{tenant}-b"))
+                with pytest.raises(CrossTenantWrite):
+                    db.session.flush()
+                db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def test_unscoped_says_so_and_system_sessions_see_every_tenant(app, tenant, two_tenants):
+    table = TABLES["events"]
+    mine, theirs = two_tenants(table)
+    both = _where(table, mine, theirs)
+    with app.app_context():
+        try:
+            assert db.session.scalar(select(func.count()).select_from(table)
+                                     .where(both)) == 2
+            scope_session(db.session, tenant)
+            crossing = select(func.count()).select_from(table).where(both)
+            assert db.session.scalar(crossing.execution_options(**UNSCOPED)) == 2
+        finally:
+            db.session.remove()
+
+
+def test_confined_scopes_a_system_session_for_a_while(app, tenant, two_tenants):
+    table = TABLES["jobs"]
+    mine, theirs = two_tenants(table)
+    both = _where(table, mine, theirs)
+    with app.app_context():
+        try:
+            with confined(db.session, tenant):
+                assert db.session.scalars(select(table.c.tenant).where(both)).all() == [tenant]
+                with pytest.raises(CrossTenantWrite):
+                    with confined(db.session, f"{tenant}-b"):
+                        pass
+            assert session_tenant(db.session) is None
+            assert len(db.session.scalars(select(table.c.tenant).where(both)).all()) == 2
+        finally:
+            db.session.remove()
+
+
+# --- the source: nothing bypasses the session outside app/db.py --------------------------
+
+REVIEWED = Path("app/db.py")  # raw SQL lives here; each use touches no tenant table
+BYPASSING_NAMES = {"text", "literal_column", "TextClause", "Connection", "create_engine"}
+OWN_SESSIONS = {"Session", "sessionmaker", "scoped_session"}  # called: unscoped sessions
+
+
+def _bypasses(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, what) for each use of something that runs SQL past the session's hook."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            found += [(node.lineno, f"import {a.name}") for a in node.names
+                      if a.name in BYPASSING_NAMES]
+        elif isinstance(node, ast.Attribute) and node.attr in BYPASSING_NAMES \
+                and isinstance(node.value, ast.Name) and node.value.id in ("sqlalchemy", "sa"):
+            found.append((node.lineno, f"sqlalchemy.{node.attr}"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in OWN_SESSIONS:
+            found.append((node.lineno, f"{node.func.id}()"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, node.func.value
+            engine = (isinstance(owner, ast.Attribute) and owner.attr == "engine") or \
+                     (isinstance(owner, ast.Name) and owner.id == "engine")
+            if name in ("exec_driver_sql", "raw_connection") or \
+                    (name in ("connect", "begin") and engine):
+                found.append((node.lineno, f".{name}()"))
+    return found
+
+
+def test_no_sql_bypasses_the_session_outside_the_reviewed_module():
+    offences = []
+    for path in sorted([*ROOT.glob("app/**/*.py"), *ROOT.glob("tasks/**/*.py")]):
+        relative = path.relative_to(ROOT)
+        if relative == REVIEWED:
+            continue
+        offences += [f"{relative}:{line}: {what}"
+                     for line, what in _bypasses(ast.parse(path.read_text()))]
+    assert offences == [], ("raw SQL, connections and sessions of their own escape the "
+                            "tenant scoping; keep them in app/db.py")
+
+
+def test_the_scan_sees_what_it_forbids():
+    source = ("from sqlalchemy import text\n"
+              "db.session.execute(text('SELECT * FROM jobs'))\n"
+              "db.session.connection().exec_driver_sql('SELECT 1')\n"
+              "with db.engine.connect() as c: pass\n"
+              "with db.engine.begin() as c: pass\n"
+              "import sqlalchemy\nsqlalchemy.text('x')\n"
+              "Session(db.engine)\n")
+    assert sorted(line for line, _ in _bypasses(ast.parse(source))) == [1, 3, 4, 5, 7, 8]
+    assert _bypasses(ast.parse((ROOT / REVIEWED).read_text()))  # what it reviews is seen
