@@ -35,7 +35,7 @@ from app.extensions import db, runtime
 from app.models import Artifact, ArtifactManifest, new_id
 from app.services import events, quotas
 from app.services.pagination import Page, narrow, paginate
-from app.services.tenancy import UNSCOPED
+from app.services.tenancy import UNSCOPED, confined
 from app.storage import CHUNK, ObjectStore, StoredObject, StoreFull, TooLarge, open_store
 
 MANIFESTS = ArtifactManifest.__table__
@@ -77,12 +77,21 @@ def etag(artifact: Artifact) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 
-def find(tenant: str, artifact_id: str) -> Artifact:
-    """The tenant's artifact, checking no permission (the caller has: a signed link, a job)."""
+def _load(artifact_id: str) -> Artifact:
+    """The artifact as stored now, as far as the session may see it; else 404."""
     artifact = db.session.get(Artifact, artifact_id, populate_existing=True)
-    if artifact is None or artifact.tenant != tenant:
+    if artifact is None:
         raise NotFound("artifact not found", details={"id": artifact_id})
     return artifact
+
+
+def find(tenant: str, artifact_id: str) -> Artifact:
+    """The tenant's artifact, checking no permission (the caller has: a signed link).
+
+    System side: the session is confined to `tenant` for the read.
+    """
+    with confined(db.session, tenant):
+        return _load(artifact_id)
 
 
 def _visible(principal: Principal):
@@ -96,7 +105,7 @@ def get(principal: Principal, artifact_id: str) -> Artifact:
 
     An output of a restricted job type (`audit-report`) needs that type's permission too.
     """
-    artifact = find(principal.tenant, artifact_id)
+    artifact = _load(artifact_id)
     if artifact.read_permission:
         principal.require(Permission(artifact.read_permission))
     return artifact
@@ -105,8 +114,8 @@ def get(principal: Principal, artifact_id: str) -> Artifact:
 def list_artifacts(principal: Principal, filters: dict, cursor: str | None,
                    limit: int) -> Page:
     """The tenant's artifacts, newest first, filtered by type, name, project, job_id."""
-    stmt = narrow(select(Artifact).where(Artifact.tenant == principal.tenant, _visible(principal)),
-                  Artifact, filters, ("type", "name", "project", "job_id"))
+    stmt = narrow(select(Artifact).where(_visible(principal)), Artifact, filters,
+                  ("type", "name", "project", "job_id"))
     return paginate(db.session, stmt, (Artifact.created_at, Artifact.id), cursor, limit)
 
 
@@ -261,7 +270,7 @@ def _create(tenant: str, actor: str, reason: str, *, name: str, type: str, metad
                          actor, reason)
         _event("created", artifact, actor, reason,
                digest=stored.digest if stored else None, size=stored.size if stored else None)
-    return find(tenant, artifact.id)
+    return _load(artifact.id)
 
 
 def _check_etag(artifact: Artifact, if_match: tuple[str, ...] | None) -> tuple:
@@ -282,16 +291,27 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
         raise ValidationFailed("content_type goes with new content",
                                details={"content_type": ["only together with content"]})
     artifact = get(principal, artifact_id)
-    where = _check_etag(artifact, if_match)
+    return _update(artifact, principal.actor, principal.reason, _check_etag(artifact, if_match),
+                   chunks=chunks, hint=hint, content_type=content_type, **changes)
+
+
+def _update(artifact: Artifact, actor: str, reason: str, where: tuple = (), *,
+            chunks: Iterable[bytes] | None, hint: int | None, content_type: str | None,
+            **changes) -> Artifact:
+    """Store new content and/or change fields of `artifact` for `actor`, with its event.
+
+    One compare-and-set on `where` (the revision `If-Match` named, if any); 412 when it
+    does not land. The caller has checked the permission (or is the job that owns it).
+    """
     if "metadata" in changes:
         changes["meta"] = changes.pop("metadata")
-    stored = None if chunks is None else _store_bytes(principal.tenant, chunks, hint)
+    stored = None if chunks is None else _store_bytes(artifact.tenant, chunks, hint)
     with _committed(stored):
         if stored is not None:
-            landed = _new_version(artifact.id, principal.tenant, stored,
+            landed = _new_version(artifact.id, artifact.tenant, stored,
                                   content_type or artifact.content_type
                                   or _guess_type(artifact.name),
-                                  principal.actor, principal.reason, where, **changes)
+                                  actor, reason, where, **changes)
         else:
             landed = db.session.execute(
                 update(Artifact).where(Artifact.id == artifact.id, *where)
@@ -300,10 +320,9 @@ def update_artifact(principal: Principal, artifact_id: str, *, if_match=None,
         if landed is None:
             raise PreconditionFailed("artifact changed since you read it (stale ETag)",
                                      details={"id": artifact.id})
-        _event("updated", artifact, principal.actor, principal.reason,
-               fields=sorted(changes), content=stored is not None,
-               digest=stored.digest if stored else None)
-    return find(principal.tenant, artifact.id)
+        _event("updated", artifact, actor, reason, fields=sorted(changes),
+               content=stored is not None, digest=stored.digest if stored else None)
+    return _load(artifact.id)
 
 
 def delete_artifact(principal: Principal, artifact_id: str) -> None:
@@ -366,26 +385,22 @@ def add_job_artifact(ctx, name: str, source: bytes | str | Path, type: str = "ou
     else:
         path = Path(source)
         chunks, hint = _file_chunks(path), path.stat().st_size
-    existing = db.session.scalar(select(Artifact).where(Artifact.job_id == ctx.job_id,
-                                                        Artifact.name == name))
     reason = f"output of job {ctx.job_id}"
-    if existing is None:
-        return _create(ctx.tenant, ctx.actor, reason, name=name, type=type, metadata={},
-                       project=ctx.project, job_id=ctx.job_id, expires_at=None,
-                       chunks=chunks, hint=hint, content_type=content_type,
-                       read_permission=read_permission)
-    system = Principal(actor=ctx.actor, roles=("admin",), tenant=ctx.tenant, reason=reason)
-    return update_artifact(system, existing.id, chunks=chunks, hint=hint,
-                           content_type=content_type, type=type)
+    with confined(db.session, ctx.tenant):
+        existing = db.session.scalar(select(Artifact).where(Artifact.job_id == ctx.job_id,
+                                                            Artifact.name == name)
+                                     .execution_options(populate_existing=True))
+        if existing is None:
+            return _create(ctx.tenant, ctx.actor, reason, name=name, type=type, metadata={},
+                           project=ctx.project, job_id=ctx.job_id, expires_at=None,
+                           chunks=chunks, hint=hint, content_type=content_type,
+                           read_permission=read_permission)
+        return _update(existing, ctx.actor, reason, chunks=chunks, hint=hint,
+                       content_type=content_type, type=type)
 
 
-def job_artifacts(job_id: str, principal: Principal | None = None) -> list[Artifact]:
-    """The artifacts a job produced, oldest first; those `principal` may read when given.
-
-    The caller has checked the job's tenant.
-    """
-    stmt = (select(Artifact).where(Artifact.job_id == job_id)
+def job_artifacts(principal: Principal, job_id: str) -> list[Artifact]:
+    """The artifacts job `job_id` produced that `principal` may read, oldest first."""
+    stmt = (select(Artifact).where(Artifact.job_id == job_id, _visible(principal))
             .order_by(Artifact.created_at, Artifact.id))
-    if principal is not None:
-        stmt = stmt.where(_visible(principal))
     return list(db.session.scalars(stmt))

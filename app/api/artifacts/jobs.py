@@ -23,7 +23,7 @@ class JobArtifacts(MethodView):
         """The artifacts the job produced, oldest first."""
         principal = current_principal()
         job = jobs.get(principal, job_id)
-        return {"items": artifacts.job_artifacts(job.id, principal)}
+        return {"items": artifacts.job_artifacts(principal, job.id)}
 
 
 @blp.route("/<job_id>/artifacts.zip")
@@ -34,6 +34,6 @@ class JobArtifactsZip(MethodView):
         """The job's artifacts as one zip, streamed."""
         principal = current_principal()
         job = jobs.get(principal, job_id)
-        body = artifact_bundles.zip_stream(artifacts.job_artifacts(job.id, principal))
+        body = artifact_bundles.zip_stream(artifacts.job_artifacts(principal, job.id))
         return Response(body, mimetype="application/zip", direct_passthrough=True, headers={
             "Content-Disposition": f'attachment; filename="job-{job.id}-artifacts.zip"'})

@@ -33,7 +33,7 @@ def produced(job) -> list:
 
     A job never claimed has produced nothing: a submit pays no extra query.
     """
-    return artifacts.job_artifacts(job.id, current_principal()) if job.attempts else []
+    return artifacts.job_artifacts(current_principal(), job.id) if job.attempts else []
 
 
 class JobSchema(Schema):
