@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import Artifact
 from app.services import artifacts
+from app.services.tenancy import confined
 
 
 def archive_name(name: str, taken: set[str]) -> str:
@@ -45,9 +46,13 @@ def zip_stream(items: list[Artifact]) -> Iterator[bytes]:
 
 
 def members(tenant: str, artifact_ids: list[str]) -> list[Artifact]:
-    """The tenant's artifacts of `artifact_ids`, in that order; 404 naming any missing."""
-    found = {a.id: a for a in db.session.scalars(
-        select(Artifact).where(Artifact.tenant == tenant, Artifact.id.in_(artifact_ids)))}
+    """The tenant's artifacts of `artifact_ids`, in that order; 404 naming any missing.
+
+    System side (a job of `tenant`): the session is confined to `tenant` for the read.
+    """
+    with confined(db.session, tenant):
+        found = {a.id: a for a in db.session.scalars(
+            select(Artifact).where(Artifact.id.in_(artifact_ids)))}
     missing = [i for i in artifact_ids if i not in found]
     if missing:
         raise NotFound("artifacts not found", details={"artifact_ids": missing})

@@ -21,6 +21,7 @@ from app.db import log_after_commit, utcnow
 from app.extensions import db
 from app.models import AuditRecord, GovernanceEvent
 from app.services.pagination import Page, narrow, paginate
+from app.services.tenancy import confined
 
 logger = logging.getLogger("taskplane.audit")
 
@@ -77,15 +78,16 @@ def record(entry: dict) -> dict:
     return row
 
 
-def list_records(tenant: str, filters: dict, cursor: str | None, limit: int) -> Page:
-    """The tenant's audit records, newest first; filters: actor, action, outcome, since, until."""
-    stmt = narrow(select(AuditRecord).where(AuditRecord.tenant == tenant), AuditRecord,
-                  filters, ("actor", "action", "outcome"), AuditRecord.at)
+def list_records(filters: dict, cursor: str | None, limit: int) -> Page:
+    """The tenant's audit records (the session is tenant-scoped), newest first; filters:
+    actor, action, outcome, since, until."""
+    stmt = narrow(select(AuditRecord), AuditRecord, filters, ("actor", "action", "outcome"),
+                  AuditRecord.at)
     return paginate(db.session, stmt, (AuditRecord.at, AuditRecord.id), cursor, limit)
 
 
-def _window(model, tenant: str, since: dt.datetime, until: dt.datetime, limit: int):
-    stmt = (select(model).where(model.tenant == tenant, model.at >= since, model.at < until)
+def _window(model, since: dt.datetime, until: dt.datetime, limit: int):
+    stmt = (select(model).where(model.at >= since, model.at < until)
             .order_by(model.at, model.id).limit(limit + 1))
     return list(db.session.scalars(stmt))
 
@@ -99,11 +101,13 @@ def report_window(tenant: str, since: dt.datetime, until: dt.datetime,
     """The tenant's audit records and governance events in [since, until), oldest first.
 
     Plain dicts, and the read transaction ends here: the caller renders without holding
-    the database. More than `max_rows` of either kind raises `WindowTooLarge`.
+    the database. More than `max_rows` of either kind raises `WindowTooLarge`. System
+    side (a job of `tenant`): the session is confined to `tenant` for the read.
     """
     try:
-        records = _window(AuditRecord, tenant, since, until, max_rows)
-        events = _window(GovernanceEvent, tenant, since, until, max_rows)
+        with confined(db.session, tenant):
+            records = _window(AuditRecord, since, until, max_rows)
+            events = _window(GovernanceEvent, since, until, max_rows)
         if len(records) > max_rows or len(events) > max_rows:
             raise WindowTooLarge(f"more than {max_rows} audit records or events in the window")
         return ([{name: getattr(r, name) for name in FIELDS} for r in records],

@@ -58,8 +58,9 @@ def emit_for_job_status(session, job, **data) -> None:
     job_telemetry.observe(session, job)
 
 
-def list_events(session, tenant: str, *, filters: dict, cursor: str | None, limit: int) -> Page:
-    """The tenant's governance events, newest first, filtered by type, job_id and since."""
-    stmt = narrow(select(GovernanceEvent).where(GovernanceEvent.tenant == tenant),
-                  GovernanceEvent, filters, ("type", "job_id"), GovernanceEvent.at)
+def list_events(session, *, filters: dict, cursor: str | None, limit: int) -> Page:
+    """The tenant's governance events (`session` is tenant-scoped), newest first, filtered
+    by type, job_id and since."""
+    stmt = narrow(select(GovernanceEvent), GovernanceEvent, filters, ("type", "job_id"),
+                  GovernanceEvent.at)
     return paginate(session, stmt, (GovernanceEvent.id,), cursor, limit)

@@ -7,6 +7,7 @@ import logging
 
 from app.extensions import db
 from app.services import events
+from app.services.tenancy import confined
 
 
 def _lines(caplog):
@@ -31,6 +32,7 @@ def test_rolled_back_event_is_neither_stored_nor_logged(app, tenant, caplog):
         events.emit(db.session, "service_job_enqueued", tenant=tenant)
         db.session.rollback()
         db.session.commit()
-        page = events.list_events(db.session, tenant, filters={}, cursor=None, limit=10)
+        with confined(db.session, tenant):
+            page = events.list_events(db.session, filters={}, cursor=None, limit=10)
     assert page.items == []
     assert _lines(caplog) == []
