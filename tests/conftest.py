@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from app.migrate import upgrade
+from tests import tenancy_guard
 from tests.harness import (
     CeleryWorker,
     HarnessError,
@@ -97,6 +98,17 @@ def private_broker(broker_url, redis_url):
     vhost = RabbitVhost(os.environ["TASKPLANE_TEST_BROKER"])
     yield vhost.url
     vhost.stop()
+
+
+tenancy_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def no_tenant_escape():
+    """Fail the test when a statement of a tenant-scoped session escaped the tenancy hook."""
+    seen = len(tenancy_guard.escapes)
+    yield
+    assert tenancy_guard.escapes[seen:] == []
 
 
 _REDIS_DATABASES = itertools.count(1)  # database 0 is the session's broker and rate limits

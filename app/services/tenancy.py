@@ -79,43 +79,69 @@ def tenant_tables() -> list[Table]:
     return [table for table in Base.metadata.sorted_tables if "tenant" in table.c]
 
 
-def _tenant_from(clause):
-    """`clause` when it is a tenant table (or an alias of one), else None."""
+def _bare_tenant_table(clause):
+    """`clause` when it is a tenant table (or an alias of one) named as a plain table,
+    not through a mapped class (whose loader criteria cover it), else None."""
     table = clause.element if isinstance(clause, Alias) else clause
-    if isinstance(table, Table) and "tenant" in table.c:
+    if isinstance(table, Table) and "tenant" in table.c and not clause._annotations:
         return clause
     return None
 
 
-def _read_from(froms) -> list:
-    """The tenant tables among `froms`, walking joins; the optional side of an outer join
-    cannot take a WHERE and is refused."""
-    found = []
-    for clause in froms:
-        if isinstance(clause, Join):
-            if (clause.isouter or clause.full) and _read_from([clause.right]):
-                raise CrossTenantWrite("a Core outer join onto a tenant table cannot be "
-                                       "confined; use the ORM or say UNSCOPED")
-            found += _read_from([clause.left, clause.right])
-        elif _tenant_from(clause) is not None:
-            found.append(clause)
-    return found
+def _joined(clause, targets: list) -> None:
+    """Collect the bare tenant tables of a FROM clause, walking Core joins."""
+    if isinstance(clause, Join):
+        _joined(clause.left, targets)
+        if clause.isouter or clause.full:
+            _refuse_outer(clause.right)
+        else:
+            _joined(clause.right, targets)
+    elif _bare_tenant_table(clause) is not None:
+        targets.append(clause)
 
 
-def confine(statement, tenant: str):
-    """`statement` (Core) with `tenant = :tenant` on every tenant table it reads or changes."""
-    def inner(element):
-        if element is not statement and isinstance(element, (Select, Update, Delete)):
-            return confine(element, tenant)
-        return None
+def _refuse_outer(clause) -> None:
+    """The optional side of an outer join cannot take a WHERE: refuse a tenant table there."""
+    found: list = []
+    _joined(clause, found)
+    if found:
+        raise CrossTenantWrite("an outer join onto a bare tenant table cannot be confined; "
+                               "join the mapped class or say UNSCOPED")
 
-    statement = visitors.replacement_traverse(statement, {}, inner)
-    if isinstance(statement, Select):
-        targets = _read_from(statement.get_final_froms())
-    elif isinstance(statement, (Update, Delete)):
-        targets = [statement.table] if _tenant_from(statement.table) is not None else []
-    else:
-        return statement
+
+def _targets(statement) -> list:
+    """The bare tenant tables `statement` reads from (its top-level FROMs and joins) or
+    changes (its target table)."""
+    if not isinstance(statement, Select):
+        table = getattr(statement, "table", None)
+        return [table] if table is not None and _bare_tenant_table(table) is not None else []
+    targets: list = []
+    for clause in (*statement.columns_clause_froms, *statement._from_obj):
+        _joined(clause, targets)
+    for target, _onclause, _left, flags in statement._setup_joins:
+        if flags["isouter"] or flags["full"]:
+            _refuse_outer(target)
+        else:
+            _joined(target, targets)
+    return list(dict.fromkeys(targets))
+
+
+def _nests(statement) -> bool:
+    """Whether `statement` holds a subquery (in its columns, FROMs, WHERE or values)."""
+    return any(isinstance(element, (Select, Update, Delete)) and element is not statement
+               for element in visitors.iterate(statement))
+
+
+def confine(statement, tenant: str, nested: bool = True):
+    """`statement` with `tenant = :tenant` on every bare tenant table it reads or changes;
+    with `nested`, in its subqueries too."""
+    if nested and _nests(statement):  # rare: rewrite the subqueries first
+        def inner(element):
+            if element is not statement and isinstance(element, (Select, Update, Delete)):
+                return confine(element, tenant)
+            return None
+        statement = visitors.replacement_traverse(statement, {}, inner)
+    targets = _targets(statement)
     if not targets:
         return statement
     return statement.where(*(target.c.tenant == tenant for target in targets))
@@ -124,10 +150,13 @@ def confine(statement, tenant: str):
 def _check_insert(state, tenant: str) -> None:
     """Refuse an insert into a tenant table of a row whose tenant is not `tenant`."""
     statement = state.statement
-    if not isinstance(statement, Insert) or _tenant_from(statement.table) is None:
+    if not isinstance(statement, Insert) or "tenant" not in statement.table.c:
         return
     rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
     given = [row["tenant"] for row in rows if "tenant" in row]
+    if len(given) < len(rows):  # `.values(tenant=…)`: read without compiling, when it can
+        given += [bind.value for key, bind in (statement._values or {}).items()
+                  if getattr(key, "key", key) == "tenant" and hasattr(bind, "value")]
     if len(given) < len(rows):
         bound = statement.compile(dialect=state.session.get_bind().dialect).params
         given += [value for name, value in bound.items() if _TENANT_PARAM.match(name)]
@@ -148,8 +177,8 @@ def _confine_to_tenant(state) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if state.is_orm_statement:
-        state.statement = state.statement.options(*(
+    if state.is_orm_statement:  # mapped classes by loader criteria, bare tables by WHERE
+        state.statement = confine(state.statement, tenant, nested=False).options(*(
             with_loader_criteria(cls, cls.tenant == tenant, include_aliases=True)
             for cls in tenant_classes()
         ))
