@@ -8,6 +8,9 @@ known) confines every later statement that session executes on a table with a
   deletes — carry `tenant = :tenant` for every mapped class (`with_loader_criteria`);
 - Core selects, updates and deletes on such tables (`Job.__table__` …) get
   `tenant = :tenant` for each tenant table they read from or change, in subqueries too;
+  so does a bare table among the FROMs, joins or target of an ORM statement (a
+  subquery on a bare table inside an ORM statement is not reached: write it with the
+  mapped class). An outer join onto a bare tenant table is refused;
 - inserts (Core, ORM bulk or `session.add`) of a row of another tenant are refused
   with `CrossTenantWrite`.
 
