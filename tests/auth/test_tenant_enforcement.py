@@ -11,12 +11,13 @@ SQL, driver SQL, connections or sessions of its own.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 
 import app.models  # noqa: F401 - every table in the metadata before it is read
 from app.db import system_session, utcnow
@@ -30,6 +31,7 @@ from app.services.tenancy import (
     tenant_classes,
     tenant_tables,
 )
+from tests import tenancy_guard
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {table.name: table for table in tenant_tables()}
@@ -76,10 +78,22 @@ def _where(table, *keys: dict):
 def two_tenants(app, tenant):
     """For each test: one row of `tenant` and one of another tenant in the table given."""
     def seed(table):
+        """(mine, theirs, a WHERE matching both) for `table`."""
         with app.app_context(), system_session(db.engine) as session, session.begin():
-            return _insert_row(session, table, tenant), _insert_row(session, table,
-                                                                     f"{tenant}-b")
+            mine = _insert_row(session, table, tenant)
+            theirs = _insert_row(session, table, f"{tenant}-b")
+        return mine, theirs, _where(table, mine, theirs)
     return seed
+
+
+@contextlib.contextmanager
+def _session(app):
+    """The app's session for the block, removed (its scope with it) at the end."""
+    with app.app_context():
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
 
 
 def test_every_tenant_table_is_found():
@@ -88,149 +102,124 @@ def test_every_tenant_table_is_found():
     assert "job_logs" not in TABLES  # reached only through its job
 
 
-@pytest.mark.parametrize("name", sorted(TABLES))
-def test_a_scoped_session_reads_only_its_tenant_core_and_orm(app, tenant, two_tenants, name):
-    table = TABLES[name]
-    mine, theirs = two_tenants(table)
-    with app.app_context():
-        try:
-            scope_session(db.session, tenant)
-            everything = db.session.execute(select(table)).all()
-            assert everything and {row.tenant for row in everything} == {tenant}
-            both = _where(table, mine, theirs)
-            assert db.session.scalar(select(func.count()).select_from(table)
-                                     .where(both)) == 1
-            inner = select(table.c.tenant).where(both).subquery()
-            assert db.session.scalars(select(inner.c.tenant)).all() == [tenant]
-            nested = select(func.count()).where(
-                select(table.c.tenant).where(both).limit(1).scalar_subquery() == tenant)
-            assert db.session.scalar(nested) == 1
-            if name in MAPPED:
-                cls = MAPPED[name]
-                assert {row.tenant for row in db.session.scalars(select(cls))} == {tenant}
-                assert len(db.session.scalars(select(cls).where(both)).all()) == 1
-        finally:
-            db.session.remove()
+@pytest.fixture
+def scoped_to_mine(app, tenant, two_tenants):
+    """`(session scoped to this test's tenant, WHERE matching both seeded rows)` of a table."""
+    @contextlib.contextmanager
+    def open_(table):
+        _, _, both = two_tenants(table)
+        with _session(app) as session:
+            scope_session(session, tenant)
+            yield session, both
+    return open_
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
-def test_a_scoped_session_changes_only_its_tenant_core_and_orm(app, tenant, two_tenants, name):
+def test_a_scoped_session_reads_only_its_tenant_core_and_orm(scoped_to_mine, tenant, name):
     table = TABLES[name]
-    mine, theirs = two_tenants(table)
-    both = _where(table, mine, theirs)
-    with app.app_context():
-        try:
-            scope_session(db.session, tenant)
-            assert db.session.execute(update(table).where(both)
-                                      .values(tenant=table.c.tenant)).rowcount == 1
-            if name in MAPPED:
-                cls = MAPPED[name]
-                orm = (update(cls).where(both).values(tenant=cls.tenant)
-                       .execution_options(synchronize_session=False))
-                assert db.session.execute(orm).rowcount == 1
-            assert db.session.execute(delete(table).where(both)).rowcount == 1
-            db.session.commit()
-        finally:
-            db.session.remove()
-        left = db.session.execute(select(table.c.tenant).where(both)).scalars().all()
-        db.session.remove()
-    assert left == [f"{tenant}-b"]
+    with scoped_to_mine(table) as (session, both):
+        everything = session.execute(select(table)).all()
+        assert everything and {row.tenant for row in everything} == {tenant}
+        assert session.scalar(select(func.count()).select_from(table).where(both)) == 1
+        inner = select(table.c.tenant).where(both).subquery()
+        assert session.scalars(select(inner.c.tenant)).all() == [tenant]
+        nested = select(func.count()).where(
+            select(table.c.tenant).where(both).limit(1).scalar_subquery() == tenant)
+        assert session.scalar(nested) == 1
+        if name in MAPPED:
+            cls = MAPPED[name]
+            assert {row.tenant for row in session.scalars(select(cls))} == {tenant}
+            assert len(session.scalars(select(cls).where(both)).all()) == 1
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_scoped_session_changes_only_its_tenant_core_and_orm(app, scoped_to_mine, tenant,
+                                                               name):
+    table = TABLES[name]
+    with scoped_to_mine(table) as (session, both):
+        assert session.execute(update(table).where(both)
+                               .values(tenant=table.c.tenant)).rowcount == 1
+        if name in MAPPED:
+            cls = MAPPED[name]
+            orm = (update(cls).where(both).values(tenant=cls.tenant)
+                   .execution_options(synchronize_session=False))
+            assert session.execute(orm).rowcount == 1
+        assert session.execute(delete(table).where(both)).rowcount == 1
+        session.commit()
+    with _session(app) as session:
+        assert session.scalars(select(table.c.tenant).where(both)).all() == [f"{tenant}-b"]
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_a_scoped_session_refuses_rows_of_another_tenant(app, tenant, name):
     table = TABLES[name]
-    with app.app_context():
-        try:
-            scope_session(db.session, tenant)
+    with _session(app) as session:
+        scope_session(session, tenant)
+        with pytest.raises(CrossTenantWrite):
+            _insert_row(session, table, f"{tenant}-b")
+        session.rollback()
+        _insert_row(session, table, tenant)  # its own tenant's row goes in
+        session.rollback()
+        if name in MAPPED:
+            with session.no_autoflush:
+                session.add(MAPPED[name](tenant=f"{tenant}-b"))
             with pytest.raises(CrossTenantWrite):
-                _insert_row(db.session, table, f"{tenant}-b")
-            db.session.rollback()
-            _insert_row(db.session, table, tenant)  # its own tenant's row goes in
-            db.session.rollback()
-            if name in MAPPED:
-                cls = MAPPED[name]
-                with db.session.no_autoflush:
-                    db.session.add(cls(tenant=f"{tenant}-b"))
-                with pytest.raises(CrossTenantWrite):
-                    db.session.flush()
-                db.session.rollback()
-        finally:
-            db.session.remove()
+                session.flush()
+            session.rollback()
 
 
 def test_unscoped_says_so_and_system_sessions_see_every_tenant(app, tenant, two_tenants):
     table = TABLES["events"]
-    mine, theirs = two_tenants(table)
-    both = _where(table, mine, theirs)
-    with app.app_context():
-        try:
-            assert db.session.scalar(select(func.count()).select_from(table)
-                                     .where(both)) == 2
-            scope_session(db.session, tenant)
-            crossing = select(func.count()).select_from(table).where(both)
-            assert db.session.scalar(crossing.execution_options(**UNSCOPED)) == 2
-        finally:
-            db.session.remove()
+    _, _, both = two_tenants(table)
+    crossing = select(func.count()).select_from(table).where(both)
+    with _session(app) as session:
+        assert session.scalar(crossing) == 2
+        scope_session(session, tenant)
+        assert session.scalar(crossing.execution_options(**UNSCOPED)) == 2
 
 
 def test_bare_tables_in_orm_statements_are_confined_too(app, tenant, two_tenants):
     table, cls = TABLES["job_quotas"], MAPPED["job_quotas"]
-    mine, theirs = two_tenants(table)
-    both = _where(table, mine, theirs)
-    with app.app_context():
-        try:
-            scope_session(db.session, tenant)
-            mixed = select(table.c.tenant).where(both, cls.active >= 0)  # ORM by its WHERE
-            assert db.session.scalars(mixed).all() == [tenant]
-            bare = table.alias()
-            types = [mine["job_type"], theirs["job_type"]]
-            joined = (select(cls.job_type, bare.c.tenant)
-                      .join(bare, bare.c.job_type == cls.job_type)
-                      .where(cls.job_type.in_(types)))
-            assert [row.tenant for row in db.session.execute(joined)] == [tenant]
-            changed = db.session.execute(update(table).where(both, cls.active >= 0)
-                                         .values(active=table.c.active))
-            assert changed.rowcount == 1
-            with pytest.raises(CrossTenantWrite):  # a WHERE would drop the outer join's rows
-                db.session.execute(select(cls.job_type).outerjoin(
-                    bare, bare.c.job_type == cls.job_type))
-        finally:
-            db.session.remove()
+    mine, theirs, both = two_tenants(table)
+    with _session(app) as session:
+        scope_session(session, tenant)
+        mixed = select(table.c.tenant).where(both, cls.active >= 0)  # ORM by its WHERE
+        assert session.scalars(mixed).all() == [tenant]
+        bare = table.alias()
+        types = [mine["job_type"], theirs["job_type"]]
+        joined = (select(cls.job_type, bare.c.tenant)
+                  .join(bare, bare.c.job_type == cls.job_type)
+                  .where(cls.job_type.in_(types)))
+        assert [row.tenant for row in session.execute(joined)] == [tenant]
+        changed = session.execute(update(table).where(both, cls.active >= 0)
+                                  .values(active=table.c.active))
+        assert changed.rowcount == 1
+        with pytest.raises(CrossTenantWrite):  # a WHERE would drop the outer join's rows
+            session.execute(select(cls.job_type).outerjoin(
+                bare, bare.c.job_type == cls.job_type))
 
 
 def test_the_suite_guard_fails_a_statement_that_escapes(app, tenant):
-    from sqlalchemy import text
-
-    from tests import tenancy_guard
     seen = len(tenancy_guard.escapes)
-    with app.app_context():
-        try:
-            scope_session(db.session, tenant)
-            with pytest.raises(Exception, match="jobs not confined"):
-                db.session.execute(text("SELECT count(*) FROM jobs"))
-            assert db.session.execute(text("SELECT 1")).scalar() == 1  # no tenant table
-        finally:
-            db.session.remove()
+    with _session(app) as session:
+        scope_session(session, tenant)
+        with pytest.raises(Exception, match="jobs not confined"):
+            session.execute(text("SELECT count(*) FROM jobs"))
+        assert session.execute(text("SELECT 1")).scalar() == 1  # no tenant table
     assert len(tenancy_guard.escapes) == seen + 1
     del tenancy_guard.escapes[seen:]  # seen, and expected: not this test's failure
 
 
 def test_confined_scopes_a_system_session_for_a_while(app, tenant, two_tenants):
     table = TABLES["jobs"]
-    mine, theirs = two_tenants(table)
-    both = _where(table, mine, theirs)
-    with app.app_context():
-        try:
-            with confined(db.session, tenant):
-                assert db.session.scalars(select(table.c.tenant).where(both)).all() == [tenant]
-                with pytest.raises(CrossTenantWrite):
-                    with confined(db.session, f"{tenant}-b"):
-                        pass
-            assert session_tenant(db.session) is None
-            assert len(db.session.scalars(select(table.c.tenant).where(both)).all()) == 2
-        finally:
-            db.session.remove()
+    _, _, both = two_tenants(table)
+    with _session(app) as session:
+        with confined(session, tenant):
+            assert session.scalars(select(table.c.tenant).where(both)).all() == [tenant]
+            with pytest.raises(CrossTenantWrite), confined(session, f"{tenant}-b"):
+                pass
+        assert session_tenant(session) is None
+        assert len(session.scalars(select(table.c.tenant).where(both)).all()) == 2
 
 
 # --- the source: nothing bypasses the session outside app/db.py --------------------------
