@@ -1,17 +1,18 @@
 """A net under the tenancy enforcement point for the whole suite, in the test process.
 
 Every statement a tenant-scoped session sends to the database is checked as it goes
-out: each tenant table it reads or changes must carry `<table>.tenant = <the session's
-tenant>`. A query that escapes `app/services/tenancy.py` (raw SQL on a tenant table, a
-tenant table joined as a bare Core table into an ORM statement, whatever comes next)
-fails the test that ran it, whichever test that is. Statements marked UNSCOPED, inserts
-(refused by the hook itself when foreign), the unit of work's writes and refreshes of
-objects already loaded (their tenant was checked then) and system sessions are not
-checked.
+out: each time it reads or changes a tenant table (in a subquery too) it must carry
+`<table>.tenant = <the session's tenant>`. A query that escapes
+`app/services/tenancy.py` (raw SQL on a tenant table, a bare-table subquery inside an
+ORM statement, whatever comes next) fails the test that ran it, whichever test that
+is. Statements marked UNSCOPED, inserts (refused by the hook itself when foreign), the
+unit of work's writes and refreshes of objects already loaded (their tenant was checked
+then) and system sessions are not checked.
 """
 
 from __future__ import annotations
 
+import collections
 import re
 
 from sqlalchemy import event
@@ -50,9 +51,10 @@ def _check(conn, _cursor, statement, parameters, context, _executemany) -> None:
         return
     tables = [t.name for t in Base.metadata.sorted_tables if "tenant" in t.c]
     values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters or ())
-    for name in _occurrences(statement, tables):
-        confined = re.search(rf"\b{name}\.\"?tenant\"?\s*=", statement)
-        if not confined or tenant not in values:
+    read = collections.Counter(_occurrences(statement, tables))
+    for name, times in read.items():  # each FROM of it (a subquery's too) needs its own
+        confined = len(re.findall(rf"\b{name}\.\"?tenant\"?\s*=", statement))
+        if confined < times or tenant not in values:
             escapes.append(f"tenant {tenant!r}: {name} not confined in: {statement}")
             raise AssertionError(escapes[-1])
 
