@@ -79,7 +79,7 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
     quota = quotas.lock(session, principal.tenant, job_type)
     if idempotency_key:  # under the lock: a replay answers the first job, using no quota
         try:
-            existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+            existing = _by_idempotency_key(session, idempotency_key, fingerprint)
         except Conflict:
             session.rollback()
             raise
@@ -103,7 +103,7 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
         session.commit()
     except IntegrityError:
         session.rollback()
-        existing = _by_idempotency_key(session, principal, idempotency_key, fingerprint)
+        existing = _by_idempotency_key(session, idempotency_key, fingerprint)
         if existing is None:
             raise
         return existing, False
@@ -111,16 +111,16 @@ def submit(principal: Principal, *, job_type: str, payload: dict, project: str,
     return job, True
 
 
-def _by_idempotency_key(session, principal, key, fingerprint) -> Job | None:
-    job = session.scalar(select(Job).where(Job.tenant == principal.tenant,
-                                           Job.idempotency_key == key))
+def _by_idempotency_key(session, key, fingerprint) -> Job | None:
+    """The job submitted with `key` (in the request's tenant-scoped session: the tenant's)."""
+    job = session.scalar(select(Job).where(Job.idempotency_key == key))
     if job is not None and job.request_fingerprint != fingerprint:
         raise Conflict("Idempotency-Key already used for a different request",
                        details={"idempotency_key": key, "job_id": job.id})
     return job
 
 
-def get(principal: Principal, job_id: str) -> Job:
+def get(job_id: str) -> Job:
     """The tenant's job `job_id`; the tenant-scoped session never finds another tenant's."""
     job = db.session.get(Job, job_id)
     if job is None:
@@ -128,7 +128,7 @@ def get(principal: Principal, job_id: str) -> Job:
     return job
 
 
-def list_jobs(principal: Principal, filters: dict, cursor: str | None, limit: int) -> Page:
+def list_jobs(filters: dict, cursor: str | None, limit: int) -> Page:
     """The tenant's jobs (the session is tenant-scoped), newest first, with the given filters."""
     stmt = narrow(select(Job), Job, filters, ("status", "job_type", "project", "actor"),
                   Job.created_at, since="created_after", until="created_before")
@@ -163,7 +163,7 @@ def refresh(job: Job) -> Job:
 
 def result(principal: Principal, job_id: str):
     """The handler's result of a completed job; 409 while it is not completed."""
-    job = get(principal, job_id)
+    job = get(job_id)
     _require_type_permission(principal, runtime.catalog.get(job.job_type))
     if job.status != JobState.COMPLETED:
         raise Conflict("job has not completed", details={"status": job.status})
@@ -178,7 +178,7 @@ def _require_manage(principal: Principal, job: Job) -> None:
 
 def cancel(principal: Principal, job_id: str) -> Job:
     """Cancel a queued job at once, or ask a running one to stop; 409 when terminal."""
-    job = get(principal, job_id)
+    job = get(job_id)
     _require_manage(principal, job)
     if cas(job.id, (Job.status.notin_(TERMINAL),), cancel_requested=True) is None:
         db.session.rollback()
@@ -193,7 +193,7 @@ def cancel(principal: Principal, job_id: str) -> Job:
 
 def retry(principal: Principal, job_id: str) -> Job:
     """Queue a failed or cancelled job again as a new attempt, within `max_active`; else 409."""
-    job = get(principal, job_id)
+    job = get(job_id)
     _require_manage(principal, job)
     spec = runtime.catalog.get(job.job_type)
     _require_type_permission(principal, spec)

@@ -21,9 +21,8 @@ class JobArtifacts(MethodView):
     @blp.response(200, ArtifactListSchema)
     def get(self, job_id):
         """The artifacts the job produced, oldest first."""
-        principal = current_principal()
-        job = jobs.get(principal, job_id)
-        return {"items": artifacts.job_artifacts(principal, job.id)}
+        job = jobs.get(job_id)
+        return {"items": artifacts.job_artifacts(current_principal(), job.id)}
 
 
 @blp.route("/<job_id>/artifacts.zip")
@@ -32,8 +31,7 @@ class JobArtifactsZip(MethodView):
     @blp.doc(responses={"200": {"content": {"application/zip": {}}}})
     def get(self, job_id):
         """The job's artifacts as one zip, streamed."""
-        principal = current_principal()
-        job = jobs.get(principal, job_id)
-        body = artifact_bundles.zip_stream(artifacts.job_artifacts(principal, job.id))
+        job = jobs.get(job_id)
+        body = artifact_bundles.zip_stream(artifacts.job_artifacts(current_principal(), job.id))
         return Response(body, mimetype="application/zip", direct_passthrough=True, headers={
             "Content-Disposition": f'attachment; filename="job-{job.id}-artifacts.zip"'})
