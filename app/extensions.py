@@ -11,7 +11,9 @@ once with `bind_process`. Nothing here reads the environment or connects at impo
 
 from __future__ import annotations
 
-from typing import cast
+import threading
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 from celery import Celery
 from flask import Flask
@@ -23,6 +25,7 @@ from config.catalog import JobType, build_catalog
 from config.settings import Settings
 
 EXTENSION = "taskplane"  # the key of an app's `Runtime` in `app.extensions`
+T = TypeVar("T")
 
 
 class Runtime:
@@ -37,6 +40,20 @@ class Runtime:
         # Not made Celery's current app: building an app must not redirect another's tasks.
         self.celery = Celery("taskplane", set_as_current=False)
         self.celery.config_from_object(celeryconfig.build(settings, self.catalog))
+        self._own: dict[str, object] = {}
+        self._own_lock = threading.Lock()
+
+    def own(self, key: str, build: Callable[[], T]) -> T:
+        """This app's own `key` helper (stream slots, a cached probe…), built on first use.
+
+        What a service keeps for the life of the process lives here, not in a module
+        global, so two apps in one process never share it.
+        """
+        try:
+            return self._own[key]  # type: ignore[return-value]
+        except KeyError:
+            with self._own_lock:
+                return self._own.setdefault(key, build())  # type: ignore[return-value]
 
     def close(self) -> None:
         """Close the database's pooled connections and the broker connections."""

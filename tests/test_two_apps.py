@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from app.errors import Unavailable
 from app.extensions import runtime, runtime_of
 from app.factory import create_app
 from app.migrate import upgrade
 from app.models import Job
+from app.services import job_streams
 from config.settings import Settings
 from tests.conftest import TEST_SETTINGS, closed_after_test
 from tests.harness import RedisServer, redis_copies
@@ -148,6 +150,26 @@ def test_code_in_an_app_context_reads_that_app_s_own(stacks):
         assert runtime.settings.max_content_length == Settings().max_content_length
     assert runtime_of(app_a).celery is not runtime_of(app_b).celery
     assert runtime_of(app_a).db.engine.url != runtime_of(app_b).db.engine.url
+
+
+def test_each_app_counts_its_own_open_streams(stacks):
+    stack_a, stack_b = stacks
+    app_a, app_b = build(stack_a.settings), build(stack_b.settings)
+    with app_a.app_context():
+        release_a = job_streams.slots().acquire()  # app A's only slot
+    try:
+        with app_b.app_context():  # B's streams are not A's: it still has all 7
+            releases_b = [job_streams.slots().acquire() for _ in range(7)]
+        open_a = app_a.test_client().get("/readyz").get_json()["streams"]["open"]
+        open_b = app_b.test_client().get("/readyz").get_json()["streams"]["open"]
+        assert (open_a, open_b) == (1, 7)
+        with app_a.app_context(), pytest.raises(Unavailable):
+            job_streams.slots().acquire()
+        for release in releases_b:
+            release()
+    finally:
+        release_a()
+    assert app_a.test_client().get("/readyz").get_json()["streams"]["open"] == 0
 
 
 def test_importing_the_server_reads_no_setting_and_binds_nothing():

@@ -74,7 +74,7 @@ def report() -> dict:
                        f"(more than {limit})")
     return {"status": "ok" if not reasons else "degraded", "ready": not reasons,
             "reasons": reasons, "checks": checks, "queue_depth": depth,
-            "streams": {"open": job_streams.slots.open,  # in the process that answered
+            "streams": {"open": job_streams.slots().open,  # in the process that answered
                         "slots": runtime.settings.stream_slots},
             "slow_requests": slow}
 

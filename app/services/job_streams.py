@@ -4,7 +4,7 @@ and event streams show.
 The API only renders what `log_page()` and `follow()` give it. Between polls the
 session holds no database connection, so an idle stream costs a thread but no pool
 connection. Each process serves at most `stream_slots` streams at once
-(`slots.acquire()`), so the web server's threads beyond them always remain for other
+(`slots().acquire()`), so the web server's threads beyond them always remain for other
 requests. A submit that waits for its job's end (`Prefer: wait`) holds a slot too, and
 sleeps on the job's end notice.
 """
@@ -27,7 +27,7 @@ RETRY_AFTER_SECONDS = 5  # what a refused stream is told to wait before trying a
 
 
 class StreamSlots:
-    """How many streams this process serves now, capped at the `stream_slots` setting."""
+    """How many streams this app serves now, capped at its `stream_slots` setting."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -53,7 +53,9 @@ class StreamSlots:
         return release
 
 
-slots = StreamSlots()
+def slots() -> StreamSlots:
+    """The current app's stream slots (one app per web process: the process's)."""
+    return runtime.own("stream_slots", StreamSlots)
 
 
 def follow(job_id: str, since: int, with_job: bool = True,
@@ -120,7 +122,7 @@ def wait_for_end(job: Job, seconds: float) -> Job:
     The wait holds one of the process's stream slots; when none is free it does not wait.
     """
     try:
-        release = slots.acquire()
+        release = slots().acquire()
     except Unavailable:
         return job
     try:

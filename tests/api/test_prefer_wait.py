@@ -79,10 +79,10 @@ def test_with_every_stream_slot_taken_the_submit_answers_202_without_waiting(
 
     app = app_factory(stream_slots=1)
     alice = Caller(app.test_client(), "alice", "viewer", tenant)
-    held = []  # every slot still free in this process, as other streams would hold them
-    with contextlib.suppress(Unavailable):
+    held = []  # every slot still free in this app, as other streams would hold them
+    with app.app_context(), contextlib.suppress(Unavailable):
         while True:
-            held.append(job_streams.slots.acquire())
+            held.append(job_streams.slots().acquire())
     try:
         started = time.monotonic()
         response = submit(alice, "sleep", {"seconds": 30}, "wait=20")

@@ -65,7 +65,7 @@ def client_gone(environ) -> bool:
 
 def _stream(generate) -> Response:
     """A streamed answer that holds one of this process's stream slots until it closes."""
-    release = job_streams.slots.acquire()
+    release = job_streams.slots().acquire()
     response = Response(stream_with_context(generate()), headers=STREAM_HEADERS)
     response.call_on_close(release)  # gunicorn closes every answer, also a broken one
     return response

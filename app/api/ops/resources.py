@@ -63,18 +63,19 @@ def _metrics_allowed() -> bool:
     return any(peer in network for network in settings.metrics_networks)
 
 
-_PINGED = metrics.Cached(
-    lambda: len(dispatch.workers_online(min(runtime.settings.worker_ping_timeout, 1.0),
-                                        every=True)))
-_READY = metrics.Cached(lambda: health.report()["ready"])
+def _pinged() -> int:
+    return len(dispatch.workers_online(min(runtime.settings.worker_ping_timeout, 1.0), every=True))
 
 
 def _workers_online() -> int:
-    return _PINGED(runtime.settings.workers_online_cache_seconds)
+    """Workers answering a ping, as this app last saw them (a ping per scrape is too much)."""
+    cached = runtime.own("workers_online", lambda: metrics.Cached(_pinged))
+    return cached(runtime.settings.workers_online_cache_seconds)
 
 
 def _ready() -> bool:
-    return _READY(runtime.settings.workers_online_cache_seconds)
+    cached = runtime.own("ready", lambda: metrics.Cached(lambda: health.report()["ready"]))
+    return cached(runtime.settings.workers_online_cache_seconds)
 
 
 @blp.route("/metrics")
