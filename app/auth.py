@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Forbidden, InvalidIdentity, Unauthenticated
+from app.identity import ACTOR, MAX_ROLES, REASON, ROLE, TENANT, IdentityRefused, parse_roles
 
 
 class Permission(enum.Enum):
@@ -40,6 +41,17 @@ class Principal:
     tenant: str
     reason: str = "unspecified"
 
+    def __post_init__(self):
+        """Every principal is within the identity bounds (`app.identity`), whichever door
+        made it: `IdentityRefused` otherwise, which the door answers in its own way."""
+        TENANT.check(self.tenant)
+        ACTOR.check(self.actor)
+        REASON.check(self.reason)
+        if len(self.roles) > MAX_ROLES:
+            raise IdentityRefused("roles", f"more than {MAX_ROLES} roles")
+        for role in self.roles:
+            ROLE.check(role)
+
     @property
     def permissions(self) -> frozenset[Permission]:
         """Union of the permissions of the known roles; unknown roles grant nothing."""
@@ -61,16 +73,30 @@ class Principal:
             )
 
 
-def parse_roles(roles) -> tuple[str, ...]:
-    """Role names from a comma separated string or a list: trimmed, lower case, blanks dropped."""
-    if isinstance(roles, str):
-        roles = roles.split(",")
-    return tuple(r.strip().lower() for r in roles if isinstance(r, str) and r.strip())
-
-
 def reason_from(headers) -> str:
-    """The `X-Reason` of a request, `unspecified` when none is given."""
-    return (headers.get("X-Reason", "").strip() or "unspecified")[:512]
+    """The `X-Reason` of a request as sent (UTF-8), `unspecified` when none is given.
+
+    `InvalidIdentity` when it is not UTF-8 or outside `app.identity.REASON`.
+    """
+    sent = headers.get("X-Reason", "").strip()  # surrounding white space is not the value's
+    if not sent:
+        return "unspecified"
+    try:
+        sent = sent.encode("latin-1").decode("utf-8")  # WSGI hands header bytes as latin-1
+    except UnicodeEncodeError:
+        pass  # already text (a WSGI server that decoded it)
+    except UnicodeDecodeError:
+        raise refused_header("X-Reason", IdentityRefused("reason", "not UTF-8")) from None
+    try:
+        return REASON.check(sent)
+    except IdentityRefused as refused:
+        raise refused_header("X-Reason", refused) from None
+
+
+def refused_header(header: str, refused: IdentityRefused) -> InvalidIdentity:
+    """The 400 answering an identity or audit header outside its bound."""
+    return InvalidIdentity(f"{header} refused: {refused.problem}",
+                           details={"header": header, "problem": refused.problem})
 
 
 # --- which permission each route needs ------------------------------------------------------
@@ -97,8 +123,16 @@ def declared_permission(view_func, method: str) -> Permission | None:
     return getattr(handler, ROUTE_PERMISSION_ATTR, None)
 
 
-def principal_from_headers(headers) -> Principal:
-    """Trusted-proxy mode: `X-Actor`, `X-Roles`, `X-Tenant` (all required), `X-Reason`."""
+IDENTITY_HEADERS = {"actor": "X-Actor", "roles": "X-Roles", "role": "X-Roles",
+                    "tenant": "X-Tenant", "reason": "X-Reason"}
+
+
+def principal_from_headers(headers, reason: str) -> Principal:
+    """Trusted-proxy mode: `X-Actor`, `X-Roles`, `X-Tenant` (all required), and the
+    request's `reason` (from `reason_from`).
+
+    Missing or blank: `Unauthenticated`; outside its bound: `InvalidIdentity`.
+    """
     actor = headers.get("X-Actor", "").strip()
     tenant = headers.get("X-Tenant", "").strip()
     roles_header = headers.get("X-Roles")
@@ -109,5 +143,8 @@ def principal_from_headers(headers) -> Principal:
     ]
     if missing:
         raise Unauthenticated("missing credentials", details={"missing_headers": missing})
-    return Principal(actor=actor[:256], roles=parse_roles(roles_header), tenant=tenant[:128],
-                     reason=reason_from(headers))
+    try:
+        return Principal(actor=actor, roles=parse_roles(roles_header), tenant=tenant,
+                         reason=reason)
+    except IdentityRefused as refused:
+        raise refused_header(IDENTITY_HEADERS[refused.field], refused) from None

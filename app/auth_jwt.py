@@ -13,11 +13,13 @@ from pathlib import Path
 
 import jwt
 
-from app.auth import Principal, parse_roles
+from app.auth import Principal
 from app.errors import Unauthenticated
+from app.identity import IdentityRefused, parse_roles
 from config.settings import HMAC_ALGORITHMS, Settings
 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+CLAIMS = {"actor": "sub", "tenant": "tenant", "roles": "roles", "role": "roles"}
 
 
 class JwksFile:
@@ -91,12 +93,13 @@ class JwtVerifier:
                                 options={"require": REQUIRED_CLAIMS})
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid token", details={"reason": str(exc)}) from exc
-        tenant = claims.get("tenant")
-        if not isinstance(tenant, str) or not tenant.strip() or not str(claims["sub"]).strip():
-            raise Unauthenticated("token names no tenant or subject")
-        return Principal(actor=str(claims["sub"])[:256],
-                         roles=parse_roles(claims.get("roles") or ()),
-                         tenant=tenant.strip()[:128], reason=reason)
+        try:
+            return Principal(actor=claims["sub"], roles=parse_roles(claims.get("roles") or ()),
+                             tenant=claims.get("tenant"), reason=reason)
+        except IdentityRefused as refused:
+            claim = CLAIMS.get(refused.field, refused.field)
+            raise Unauthenticated(f"token claim {claim!r} refused: {refused.problem}",
+                                  details={"claim": claim, "problem": refused.problem}) from None
 
 
 @functools.lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ class ServiceError(Exception):
 
     status = 400
     code = "bad_request"
+    denial = False  # a refusal of the caller itself: audited as `denied` whatever the status
 
     def __init__(self, message: str, details: dict | None = None, headers: dict | None = None):
         super().__init__(message)
@@ -31,6 +32,13 @@ class ServiceError(Exception):
 
 class Unauthenticated(ServiceError):
     status, code = 401, "unauthenticated"
+
+
+class InvalidIdentity(ServiceError):
+    """An identity or audit header outside its bound (`app.identity`): refused, never cut."""
+
+    status, code = 400, "invalid_identity"
+    denial = True
 
 
 class Forbidden(ServiceError):

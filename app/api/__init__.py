@@ -100,6 +100,8 @@ class Api(flask_smorest.Api):
 
     def handle_service_error(self, error: ServiceError):
         """Typed service errors carry their own status and code."""
+        if error.denial:
+            g.denial = True  # for the audit hook
         return error_response(error.status, error.code, error.message, error.details,
                               error.headers)
 

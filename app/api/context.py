@@ -9,29 +9,43 @@ declared with `app.auth.requires`.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 
 import jwt
 from flask import current_app, g, request
 
 from app.api.proxies import TRUSTED_PEER
-from app.auth import Principal, declared_permission, principal_from_headers, reason_from
+from app.auth import (
+    Principal,
+    declared_permission,
+    principal_from_headers,
+    reason_from,
+    refused_header,
+)
 from app.auth_jwt import verifier_for
 from app.errors import Forbidden, Unauthenticated
 from app.extensions import db, runtime
+from app.identity import REQUEST_ID, IdentityRefused
 from app.services import api_keys, tenancy
 
 PUBLIC_ENDPOINTS = {"ops.Healthz", "ops.Readyz", "ops.Livez", "ops.Metrics", "static",
                     "artifacts.SignedDownload"}  # a signed link is its own credential
 PUBLIC_PREFIXES = ("api-docs.",)
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def assign_request_id() -> None:
-    """Take a well-formed `X-Request-ID` from the caller, or make one."""
-    sent = request.headers.get("X-Request-ID", "")
-    g.request_id = sent if REQUEST_ID.match(sent) else uuid.uuid4().hex
+    """Take the caller's `X-Request-ID`, or make one when none is sent.
+
+    One outside `app.identity.REQUEST_ID` is refused (400 `invalid_identity`, under an id
+    made here), never replaced: the caller would look for its record under the id it sent.
+    """
+    g.request_id = uuid.uuid4().hex
+    sent = request.headers.get("X-Request-ID", "").strip()
+    if sent:
+        try:
+            g.request_id = REQUEST_ID.check(sent)
+        except IdentityRefused as refused:
+            raise refused_header("X-Request-ID", refused) from None
 
 
 def echo_request_id(response):
@@ -71,7 +85,7 @@ def resolve_principal() -> Principal:
         raise Unauthenticated("bearer credentials of a mode not enabled",
                               details={"auth_modes": list(modes)})
     if "headers" in modes and _headers_believed(settings):
-        return principal_from_headers(request.headers)
+        return principal_from_headers(request.headers, reason)
     raise Unauthenticated("missing credentials", details={"auth_modes": list(modes)})
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.identity import Bound
 from app.services.pagination import Page
 from config.settings import Settings
 
@@ -23,6 +24,29 @@ BOUNDED_BY = "x-bounded-by"
 # A name a caller chooses that ends up in paths and labels: a project.
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
                        error="letters, digits, '.', '_' and '-'; at most 128")
+
+
+class Within(validate.Regexp):
+    """A field held to an identity bound (`app.identity`): refused whole, never cut.
+
+    A `Regexp`, so the OpenAPI document shows the bound's pattern; the check itself is
+    the bound's own.
+    """
+
+    def __init__(self, bound: Bound):
+        super().__init__(f"^(?:{bound.pattern.pattern})$", error=bound.charset)
+        self.bound = bound
+
+    def __call__(self, value):
+        problem = self.bound.problem(value)
+        if problem is not None:
+            raise ma.ValidationError(problem)
+        return value
+
+
+def within(bound: Bound) -> list[validate.Validator]:
+    """The validators of a field holding `bound`'s values: its length and its characters."""
+    return [validate.Length(min=1, max=bound.max_length), Within(bound)]
 
 
 def _has_bound(field: fields.Field, kind: type) -> bool:

@@ -12,10 +12,11 @@ import secrets
 
 from sqlalchemy import select, update
 
-from app.auth import ROLE_PERMISSIONS, Principal, parse_roles
+from app.auth import ROLE_PERMISSIONS, Principal
 from app.db import utcnow
 from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.extensions import db
+from app.identity import IdentityRefused, parse_roles
 from app.models import ApiKey, new_id
 from app.services.pagination import Page, narrow, paginate
 from app.services.tenancy import UNSCOPED
@@ -84,6 +85,11 @@ def principal_for(token: str, reason: str) -> Principal:
             continue
         if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
             break
-        return Principal(actor=key.actor, roles=tuple(key.roles), tenant=key.tenant,
-                         reason=reason)
+        try:
+            return Principal(actor=key.actor, roles=tuple(key.roles), tenant=key.tenant,
+                             reason=reason)
+        except IdentityRefused as refused:  # a key stored before the bounds, never altered
+            raise Unauthenticated("API key bound to an identity outside the bounds",
+                                  details={"field": refused.field,
+                                           "problem": refused.problem}) from None
     raise Unauthenticated("invalid, revoked or expired API key")

@@ -110,10 +110,11 @@ def test_request_id_is_generated_when_none_is_sent(caller):
 
 
 @pytest.mark.parametrize("bad", ["has space", "x" * 129, "semi;colon", "<script>"])
-def test_malformed_request_id_is_replaced(caller, expect_error, bad):
+def test_malformed_request_id_is_refused_under_an_id_of_its_own(caller, expect_error, bad):
     response = caller().get(f"/jobs/{uuid.uuid4()}", headers={"X-Request-ID": bad})
 
-    error = expect_error(response, 404, "not_found")
+    error = expect_error(response, 400, "invalid_identity")
+    assert error["details"]["header"] == "X-Request-ID"
     assert re.fullmatch(r"[0-9a-f]{32}", error["request_id"])
 
 

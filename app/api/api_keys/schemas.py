@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.schemas import PageArgsSchema, Schema, page_schema
+from app.api.schemas import PageArgsSchema, Schema, page_schema, within
+from app.identity import ACTOR, KEY_NAME, MAX_ROLES, ROLE
 
 
 class ApiKeySchema(Schema):
@@ -27,10 +28,10 @@ class ApiKeyCreatedSchema(ApiKeySchema):
 class ApiKeyCreateSchema(Schema):
     """What an admin chooses; the tenant is always the admin's own."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    actor = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
-    roles = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
-                        validate=validate.Length(min=1, max=8))
+    name = fields.String(required=True, validate=within(KEY_NAME))
+    actor = fields.String(load_default=None, validate=within(ACTOR))
+    roles = fields.List(fields.String(validate=within(ROLE)), required=True,
+                        validate=validate.Length(min=1, max=MAX_ROLES))
     expires_at = fields.AwareDateTime(load_default=None, default_timezone=None)
 
 

@@ -47,14 +47,14 @@ def _entry(status: int, created_id: str | None) -> dict:
     principal = principal_or_none()
     rule = request.url_rule.rule if request.url_rule is not None else None
     return {
-        "request_id": request_id()[:128],
-        "actor": principal.actor[:256] if principal else None,
+        "request_id": request_id(),
+        "actor": principal.actor if principal else None,
         "roles": list(principal.roles) if principal else [],
-        "tenant": principal.tenant[:128] if principal else None,
-        "reason": principal.reason[:512] if principal else "unspecified",
+        "tenant": principal.tenant if principal else None,
+        "reason": principal.reason if principal else "unspecified",
         "action": action_name(request.endpoint, rule, request.method),
         "target": target_of(request.view_args, created_id),
-        "outcome": audit.outcome_for_status(status),
+        "outcome": "denied" if g.get("denial") else audit.outcome_for_status(status),
         "status": status,
         "method": request.method[:16],
         "source": source_address(),
@@ -72,7 +72,7 @@ def record_with(status: int):
 
 def record_audit(response):
     """`after_request`: store the audit record of a mutating or denied call."""
-    if not audit.is_audited(request.method, response.status_code):
+    if not (audit.is_audited(request.method, response.status_code) or g.get("denial")):
         return response
     if g.get("audit_staged"):  # committed with the change itself
         return response
