@@ -2,7 +2,8 @@
 
 Registered once in `create_app` as an `after_request` function, so no view has to
 remember it. It runs after the answer is decided and before it is sent; 401s raised
-at the door and errors raised by any view pass through it too.
+at the door, identities refused there (a 400 that is a denial, `ServiceError.denial`)
+and errors raised by any view pass through it too.
 
 A creation the service commits itself (an accepted `POST /jobs`) stores its record in
 that same transaction, through `record_with(status)`: the hook then has nothing left to
