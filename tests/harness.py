@@ -265,6 +265,18 @@ class CeleryWorker(Service):
         """What the worker has printed so far."""
         return self.log_path.read_text(errors="replace")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the worker and its live pool processes have used so far."""
+        ticks = 0
+        for pid in (self.proc.pid, *self.pool_pids()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def consume(self, control_app, queue: str) -> None:
         """Tell a paused worker to start consuming `queue` (waits for its acknowledgement)."""
         replies = control_app.control.add_consumer(queue, destination=[self.hostname],
