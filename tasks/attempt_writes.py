@@ -219,7 +219,11 @@ class Heartbeats:
             with self._lock:
                 watched = list(self._active.values())
             for ctx in watched:
-                ctx.writes.tick(time.monotonic(), ctx.beat)
+                try:
+                    ctx.writes.tick(time.monotonic(), ctx.beat)
+                except Exception:  # e.g. a cancel callback: the thread must outlive it
+                    logger.exception("heartbeat of job %s failed", ctx.job_id)
+                    db.release()
 
 
 HEARTBEATS = Heartbeats()
