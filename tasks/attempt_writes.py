@@ -12,7 +12,8 @@ tries again with backoff. The bounds:
   next line waits for room (a command's output then waits in its pipe);
 - time: the lease. When the outage outlasts it (the heartbeat cannot renew it before it
   lapses), the attempt is lost: its handler is stopped, its buffered writes dropped, and
-  its message goes back to the queue, as for a worker lost (see `tasks.runner`).
+  its message comes back once the lease has lapsed, as for a worker lost (see
+  `tasks.runner`).
 
 Lines still buffered when the process itself dies are lost with it (at most
 `FLUSH_SECONDS` of them, or an outage's worth); the attempt is then a worker lost.
@@ -140,9 +141,10 @@ class AttemptWrites:
             if due:
                 self.store()
             if beat_due:
-                self.next_beat = now + self.heartbeat_seconds
+                started = time.monotonic()  # before the lease's own clock reading
+                self.next_beat = started + self.heartbeat_seconds
                 beat()
-                self.lease_until = now + self.lease_seconds
+                self.lease_until = started + self.lease_seconds
         except DATABASE_OUTAGES as exc:
             db.release()
             self._failed(exc)
@@ -166,6 +168,10 @@ class AttemptWrites:
                            type(exc).__name__)
         pause = min(RETRY_MAX_SECONDS, 0.05 * 2 ** self._failures)
         self._retry_at = time.monotonic() + random.uniform(pause / 2, pause)
+
+    def lease_left(self) -> float:
+        """Seconds until the lease, as last renewed, lapses (0 once it has)."""
+        return max(0.0, self.lease_until - time.monotonic())
 
     def lose(self) -> None:
         """Mark the attempt lost: its handler stops at its next call on `ctx`."""

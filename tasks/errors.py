@@ -23,6 +23,6 @@ class AttemptLost(JobCancelled):
     """Raised inside a handler whose attempt lost its lease to a database outage.
 
     The attempt can no longer prove it is the one running, so it stops as a lost
-    worker's would: nothing more is recorded for it and its message goes back to the
-    queue, where the next claim starts a new attempt within the job's budget.
+    worker's would: nothing more is recorded for it, and its message comes back once
+    the lease has lapsed, when the next claim starts a new attempt within the budget.
     """

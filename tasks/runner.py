@@ -10,7 +10,7 @@ import importlib
 import json
 import logging
 
-from celery.exceptions import Reject, SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
 from app.errors import DATABASE_OUTAGES
@@ -75,15 +75,17 @@ class JobExecutor:
                         self.settings.job_buffer_lines) as ctx:
             try:
                 return self._attempt(ctx)
-            except AttemptLost:
-                # As for a worker lost: nothing more is recorded, the message goes back to
-                # the queue and its next claim counts this attempt against the budget.
+            except AttemptLost as lost:
+                # As for a worker lost: nothing more is recorded, and the job's message
+                # comes back once the lease has lapsed (a claim before would find it live
+                # and drop the message); that claim counts this attempt against the budget.
                 dropped = ctx.abandon()
                 db.release()
+                countdown = ctx.writes.lease_left() + self.settings.heartbeat_seconds + 1.0
                 logger.warning("attempt %s of job %s is lost (%d buffered log lines dropped); "
-                               "its message goes back to the queue", ctx.attempt, self.job_id,
-                               dropped)
-                raise Reject("attempt lost to a database outage", requeue=True) from None
+                               "delivering it again in %.1fs", ctx.attempt, self.job_id,
+                               dropped, countdown)
+                raise self.task.retry(exc=lost, countdown=countdown) from None
 
     def _attempt(self, ctx: JobContext):
         try:

@@ -193,6 +193,7 @@ def test_an_outage_longer_than_the_lease_loses_the_attempt_which_runs_again(
         printed = [(entry["attempt"], entry["message"]) for entry in load.get_logs(job_id)
                    if entry["stream"] == "stdout" and entry["attempt"] == 2]
         assert printed == [(2, f"step {i}") for i in range(lines)]
+        assert "is lost" in worker.log() and "Traceback" not in worker.log()
         assert "Traceback" not in (tmp_path / "web.log").read_text()
     finally:
         stack.stop()
