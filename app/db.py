@@ -84,23 +84,26 @@ class Base(DeclarativeBase):
     """Declarative base of every Taskplane table."""
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float):
+    def on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+    return on_connect
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, sqlite_busy_seconds: float = 30.0) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_seconds,
+                                                  "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_seconds))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
@@ -127,9 +130,10 @@ def _forget_rolled_back(session) -> None:
 class Database:
     """Engine plus scoped session (one session per thread), bound to one database URL."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, sqlite_busy_seconds: float = 30.0):
         self.engine: Engine | None = None
         self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        self.sqlite_busy_seconds = sqlite_busy_seconds
         if url is not None:
             self.configure(url)
 
@@ -138,7 +142,7 @@ class Database:
         if self.engine is not None and str(self.engine.url) == url:
             return
         self.dispose()
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, self.sqlite_busy_seconds)
         self.session.configure(bind=self.engine)
 
     def release(self) -> None:

@@ -36,7 +36,7 @@ class Runtime:
 
         self.settings = settings
         self.catalog: dict[str, JobType] = build_catalog(settings.command_types_file)
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, settings.sqlite_busy_timeout_seconds)
         # Not made Celery's current app: building an app must not redirect another's tasks.
         self.celery = Celery("taskplane", set_as_current=False)
         self.celery.config_from_object(celeryconfig.build(settings, self.catalog))

@@ -172,7 +172,8 @@ class Bench:
 
         The clock starts at the first finished job, not at `add_consumer`: a paused worker
         only notices its new queue when its idle BRPOP on the old one times out (up to 1 s).
-        Returns (elapsed s, jobs finished while the clock ran, whether all `total` finished).
+        Returns (elapsed s, jobs finished while the clock ran, whether all `total` finished,
+        CPU seconds the worker's processes used meanwhile).
         """
         worker.wait_ready(control_app)
         worker.consume(control_app, QUEUE)
@@ -181,12 +182,13 @@ class Bench:
             if time.perf_counter() > limit:
                 raise HarnessError(f"{worker.name} finished nothing in {self.args.drain_timeout}s")
             time.sleep(0.001)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), worker.cpu_seconds()
         while True:
             finished = done()
             elapsed = time.perf_counter() - start
             if finished >= total or elapsed + start > limit:
-                return elapsed, finished - first, finished >= total
+                cpu = worker.cpu_seconds() - cpu
+                return elapsed, finished - first, finished >= total, cpu
             worker.check_alive()
             time.sleep(0.02)
 
@@ -241,12 +243,13 @@ class Bench:
         self.purge()  # a drain cut by --drain-timeout leaves messages behind
         return self._drain_rate("taskplane", n, *timing)
 
-    def _drain_rate(self, side: str, total: int, elapsed: float, counted: int, complete: bool):
+    def _drain_rate(self, side: str, total: int, elapsed: float, counted: int, complete: bool,
+                    cpu: float):
         """Jobs/s of one drain, with a note when it was cut by --drain-timeout."""
         rate = counted / elapsed
         note = "" if complete else f"{side} cut at --drain-timeout"
-        self.log(f"drain/{side}: {counted} of {total} timed, in {elapsed:.2f}s = {rate:,.0f}/s "
-                 f"{note}")
+        self.log(f"drain/{side}: {counted} of {total} timed, in {elapsed:.2f}s = {rate:,.0f}/s, "
+                 f"worker CPU {1000 * cpu / max(counted, 1):.2f} ms/job {note}")
         return rate, note
 
     def measure_drain(self) -> None:

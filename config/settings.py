@@ -66,6 +66,8 @@ class Settings:
     dispatch_grace_seconds: float = 10.0
     sweep_interval_seconds: float = 15.0
     outcome_retry_seconds: float = 300.0
+    job_buffer_lines: int = 10000
+    sqlite_busy_timeout_seconds: float = 30.0
     max_content_length: int = 1024 * 1024
     max_log_line: int = 8192
     page_size_default: int = 50
@@ -126,6 +128,8 @@ class Settings:
         "dispatch_grace_seconds": ("TASKPLANE_DISPATCH_GRACE_SECONDS", float),
         "sweep_interval_seconds": ("TASKPLANE_SWEEP_INTERVAL_SECONDS", float),
         "outcome_retry_seconds": ("TASKPLANE_OUTCOME_RETRY_SECONDS", float),
+        "job_buffer_lines": ("TASKPLANE_JOB_BUFFER_LINES", int),
+        "sqlite_busy_timeout_seconds": ("TASKPLANE_SQLITE_BUSY_TIMEOUT_SECONDS", float),
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
@@ -232,6 +236,9 @@ class Settings:
             )
         if "jwt" in self.auth_modes:
             self._check_jwt()
+        if self.job_buffer_lines < 1 or self.sqlite_busy_timeout_seconds <= 0:
+            raise RuntimeError("TASKPLANE_JOB_BUFFER_LINES must be at least 1, and "
+                               "TASKPLANE_SQLITE_BUSY_TIMEOUT_SECONDS positive")
         if self.stream_slots < 1 or self.stream_max_seconds <= 0 or (
                 self.stream_keepalive_seconds <= 0):
             raise RuntimeError("TASKPLANE_STREAM_SLOTS must be at least 1, and "

@@ -1,37 +1,34 @@
 """`ctx`, the handle a job handler gets: logs, progress, cancel and who the job is for.
 
-Log lines are buffered and stored in batches (at most `LOG_FLUSH_SECONDS` late, and
-with the attempt's final status change at the end), so a chatty or a short job does
-not pay one database transaction per line. One heartbeat thread per worker process
-renews the leases of the attempts it runs, flushes their logs and notices cancel
-requests.
+Its log lines and progress are buffered and stored by the process's heartbeat thread
+(`tasks.attempt_writes`): a chatty or a short job does not pay one database
+transaction per line, and a database outage neither blocks the handler nor raises into
+it. An artifact is stored at once (the handler gets its id), tried again through an
+outage while the attempt's lease holds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
-import time
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from app.errors import DATABASE_OUTAGES
 from app.extensions import db, runtime
 from app.services import artifacts, job_runs
-from tasks.errors import JobCancelled
+from tasks.attempt_writes import HEARTBEATS, AttemptWrites
+from tasks.errors import AttemptLost, JobCancelled
 
 logger = logging.getLogger("taskplane.job")
-
-LOG_FLUSH_SECONDS = 0.2
-LOG_FLUSH_LINES = 200
 
 
 class JobContext:
     """What a running handler may know and do: `log`, `progress`, `add_artifact`, `cancelled`."""
 
-    def __init__(self, job, lease_seconds: float, heartbeat_seconds: float):
+    def __init__(self, job, lease_seconds: float, heartbeat_seconds: float,
+                 buffer_lines: int = 10000):
         self.job_id = job.id
         self.job_type = job.job_type
         self.tenant = job.tenant
@@ -42,14 +39,11 @@ class JobContext:
         self.trace_id = job.trace_id
         self.payload = job.payload
         self.lease_seconds = lease_seconds
-        self.heartbeat_seconds = heartbeat_seconds
-        self.next_beat = time.monotonic() + heartbeat_seconds
         self._cancel = threading.Event()
         self._on_cancel = []
-        self._logs = []
-        self._logs_since = None
-        self._lock = threading.Lock()
-        self._store_lock = threading.Lock()  # one writer at a time keeps log ids in order
+        self.writes = AttemptWrites(job.id, job.attempts, lease_seconds=lease_seconds,
+                                    heartbeat_seconds=heartbeat_seconds,
+                                    max_lines=buffer_lines, on_lost=self.stop)
 
     # -- for handlers ----------------------------------------------------------------------
 
@@ -61,15 +55,17 @@ class JobContext:
     def progress(self, fraction: float, step: str | None = None) -> None:
         """Report progress between 0 and 1, with the step being worked on."""
         self.check_cancelled()
-        self.flush_logs()
-        job_runs.set_progress(self.job_id, self.attempt, fraction, step)
+        self.writes.set_progress(job_runs.progress_values(fraction, step))
 
     def add_artifact(self, name: str, path_or_bytes, type: str = "output",
                      content_type: str | None = None, read_permission: str | None = None) -> dict:
         """Store bytes or a file as an artifact of this job; returns its id, digest, size."""
         self.check_cancelled()
-        artifact = artifacts.add_job_artifact(self, name, path_or_bytes, type, content_type,
-                                              read_permission)
+        for attempt in self._outage_retrying("storing artifact " + repr(name),
+                                             stop=self._lease_lost):
+            with attempt:
+                artifact = artifacts.add_job_artifact(self, name, path_or_bytes, type,
+                                                      content_type, read_permission)
         return {"id": artifact.id, "name": artifact.name, "digest": artifact.digest,
                 "size": artifact.size, "version": artifact.version}
 
@@ -78,9 +74,9 @@ class JobContext:
         return self._cancel.is_set()
 
     def check_cancelled(self) -> None:
-        """Raise `JobCancelled` once the job was asked to stop."""
+        """Raise `JobCancelled` once the job was asked to stop (`AttemptLost` once it is lost)."""
         if self._cancel.is_set():
-            raise JobCancelled(self.job_id)
+            raise AttemptLost(self.job_id) if self.writes.lost else JobCancelled(self.job_id)
 
     # -- for runners -----------------------------------------------------------------------
 
@@ -92,43 +88,28 @@ class JobContext:
                                   "project": self.project, "job_id": self.job_id,
                                   "job_type": self.job_type, "attempt": self.attempt,
                                   "trace_id": self.trace_id, **fields}, default=str)
-        entry = job_runs.log_entry(self.job_id, self.attempt, message, stream=stream, level=level)
-        with self._lock:
-            self._logs.append(entry)
-            if self._logs_since is None:
-                self._logs_since = time.monotonic()
-            full = len(self._logs) >= LOG_FLUSH_LINES
-        if full:
-            self.flush_logs()
-
-    def _take_logs(self) -> list:
-        with self._lock:
-            entries, self._logs, self._logs_since = self._logs, [], None
-        return entries
-
-    def flush_logs(self, older_than: float = 0.0) -> None:
-        """Store the buffered lines now (or only when the oldest is `older_than` seconds old)."""
-        with self._lock:
-            since = self._logs_since
-        if since is None or time.monotonic() - since < older_than:
-            return
-        with self._store_lock:
-            entries = self._take_logs()
-            if entries:
-                job_runs.store_logs(entries)
+        self.writes.add_log(job_runs.log_entry(self.job_id, self.attempt, message,
+                                               stream=stream, level=level))
 
     def finish(self, end, *args, **kwargs):
-        """Run the attempt's final status change `end`, storing the buffered lines with it.
+        """Run the attempt's final status change `end`, storing the buffered writes with it.
 
         A database outage does not lose a finished attempt's outcome (a redelivery would
         run the work again): the write is tried again with backoff for up to
-        `outcome_retry_seconds`, while the heartbeat keeps the lease alive.
+        `outcome_retry_seconds`, while the heartbeat keeps the lease alive. Past that the
+        attempt is lost (`AttemptLost`).
         """
         try:
-            with self._store_lock:
-                logs = self._take_logs()
-                for attempt in _outcome_retrying(self.job_id):
+            if self.writes.lost:  # the handler returned after its attempt was lost
+                raise AttemptLost(self.job_id)
+            self.writes.finishing = True
+            with self.writes.storing():
+                logs, progress = self.writes.take()
+                stop = stop_after_delay(runtime.settings.outcome_retry_seconds)
+                for attempt in self._outage_retrying("recording the outcome", stop=stop):
                     with attempt:
+                        job_runs.store_writes(self.job_id, self.attempt, (), progress,
+                                              commit=False)
                         return end(*args, logs=logs, **kwargs)
         finally:
             HEARTBEATS.remove(self)
@@ -147,10 +128,35 @@ class JobContext:
 
     def beat(self) -> None:
         """Renew the lease; stop the attempt when cancel was asked or the lease was lost."""
-        self.next_beat = time.monotonic() + self.heartbeat_seconds
         wanted = job_runs.heartbeat(self.job_id, self.attempt, self.lease_seconds)
         if (wanted is None or wanted) and not self._cancel.is_set():
             self.stop()
+
+    def abandon(self) -> int:
+        """Stop the attempt as lost: drop its unstored writes; how many log lines they held."""
+        HEARTBEATS.remove(self)
+        if not self.writes.lost:
+            self.writes.lose()
+        return self.writes.drop()
+
+    def _lease_lost(self, _state=None) -> bool:
+        return self.writes.lost
+
+    def _outage_retrying(self, what: str, stop) -> Retrying:
+        """Tries of a write that met a database outage, until `stop`; then `AttemptLost`."""
+        def rolled_back(state) -> None:
+            db.release()
+            if state.attempt_number == 1:  # one line per outage, not one per try
+                logger.warning("%s of job %s failed (%s); trying again", what, self.job_id,
+                               type(state.outcome.exception()).__name__)
+
+        def given_up(state):
+            db.release()
+            raise AttemptLost(self.job_id) from state.outcome.exception()
+
+        return Retrying(retry=retry_if_exception_type(DATABASE_OUTAGES), stop=stop,
+                        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+                        before_sleep=rolled_back, retry_error_callback=given_up)
 
     def __enter__(self):
         HEARTBEATS.add(self)
@@ -158,58 +164,3 @@ class JobContext:
 
     def __exit__(self, *_exc):
         HEARTBEATS.remove(self)
-
-
-def _outcome_retrying(job_id: str) -> Retrying:
-    """Bounded retries of an outcome write that met a database outage."""
-    def rolled_back(state) -> None:
-        db.release()
-        logger.warning("recording the outcome of job %s failed (%s); trying again",
-                       job_id, type(state.outcome.exception()).__name__)
-
-    return Retrying(retry=retry_if_exception_type(DATABASE_OUTAGES),
-                    stop=stop_after_delay(runtime.settings.outcome_retry_seconds),
-                    wait=wait_exponential_jitter(initial=0.1, max=2.0), reraise=True,
-                    before_sleep=rolled_back)
-
-
-class Heartbeats:
-    """The one thread per worker process that keeps its running attempts' leases alive."""
-
-    TICK_SECONDS = 0.05
-
-    def __init__(self):
-        self._active: dict[int, JobContext] = {}
-        self._lock = threading.Lock()
-        self._pid = None
-
-    def add(self, ctx: JobContext) -> None:
-        """Watch `ctx` until `remove`; starts the thread in this process on first use."""
-        with self._lock:
-            self._active[id(ctx)] = ctx
-            if self._pid != os.getpid():  # first use, or a fresh fork
-                self._pid = os.getpid()
-                threading.Thread(target=self._run, name="taskplane-heartbeat",
-                                 daemon=True).start()
-
-    def remove(self, ctx: JobContext) -> None:
-        """Stop watching `ctx`."""
-        with self._lock:
-            self._active.pop(id(ctx), None)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.TICK_SECONDS)
-            with self._lock:
-                watched = list(self._active.values())
-            for ctx in watched:
-                try:
-                    ctx.flush_logs(older_than=LOG_FLUSH_SECONDS)
-                    if time.monotonic() >= ctx.next_beat:
-                        ctx.beat()
-                except Exception:  # a missed beat is retried next tick
-                    logger.exception("heartbeat of job %s failed", ctx.job_id)
-                    db.release()
-
-
-HEARTBEATS = Heartbeats()

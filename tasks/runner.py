@@ -19,7 +19,7 @@ from app.models import JobState
 from app.services import job_runs
 from tasks.command import run_command
 from tasks.context import JobContext
-from tasks.errors import JobCancelled
+from tasks.errors import AttemptLost, JobCancelled
 from tasks.signals import JobRequest
 
 logger = logging.getLogger("taskplane.runner")
@@ -71,13 +71,27 @@ class JobExecutor:
         if state == "skip":
             return {"job_id": self.job_id, "outcome": "skipped",
                     "status": job.status if job else "missing"}
-        with JobContext(job, self.settings.job_lease_seconds,
-                        self.settings.heartbeat_seconds) as ctx:
-            return self._attempt(ctx)
+        with JobContext(job, self.settings.job_lease_seconds, self.settings.heartbeat_seconds,
+                        self.settings.job_buffer_lines) as ctx:
+            try:
+                return self._attempt(ctx)
+            except AttemptLost as lost:
+                # As for a worker lost: nothing more is recorded, and the job's message
+                # comes back once the lease has lapsed (a claim before would find it live
+                # and drop the message); that claim counts this attempt against the budget.
+                dropped = ctx.abandon()
+                db.release()
+                countdown = ctx.writes.lease_left() + self.settings.heartbeat_seconds + 1.0
+                logger.warning("attempt %s of job %s is lost (%d buffered log lines dropped); "
+                               "delivering it again in %.1fs", ctx.attempt, self.job_id,
+                               dropped, countdown)
+                raise self.task.retry(exc=lost, countdown=countdown) from None
 
     def _attempt(self, ctx: JobContext):
         try:
             value = _json_result(self._handle(ctx))
+        except AttemptLost:
+            raise
         except JobCancelled:
             ctx.finish(job_runs.finish_cancelled, self.job_id, ctx.attempt)
             return {"job_id": self.job_id, "outcome": JobState.CANCELLED}

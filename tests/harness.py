@@ -30,6 +30,7 @@ import redis
 import sqlalchemy.event
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE_QUEUE = "bench-idle"
@@ -265,6 +266,18 @@ class CeleryWorker(Service):
         """What the worker has printed so far."""
         return self.log_path.read_text(errors="replace")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the worker and its live pool processes have used so far."""
+        ticks = 0
+        for pid in (self.proc.pid, *self.pool_pids()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def consume(self, control_app, queue: str) -> None:
         """Tell a paused worker to start consuming `queue` (waits for its acknowledgement)."""
         replies = control_app.control.add_consumer(queue, destination=[self.hostname],
@@ -398,6 +411,23 @@ class PostgresCluster:
     def stop(self) -> None:
         """Immediate shutdown: every connection is cut, nothing is flushed politely."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def refuse_connections(self, database: str) -> None:
+        """`database` takes no new connection, and every one it had is cut (server stays up)."""
+        self._admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{database}' AND pid <> pg_backend_pid()")
+
+    def allow_connections(self, database: str) -> None:
+        """`database` takes connections again."""
+        self._admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+    def _admin(self, *statements: str) -> None:
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+        engine.dispose()
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of `database` on this server."""

@@ -64,13 +64,26 @@ def heartbeat(job_id: str, attempt: int, lease_seconds: float) -> bool | None:
     return None if job is None else job.cancel_requested
 
 
-def set_progress(job_id: str, attempt: int, fraction: float, step: str | None) -> None:
-    """Record progress (0..1) and the current step of a running attempt."""
+def progress_values(fraction: float, step: str | None) -> dict:
+    """The columns a progress report (0..1) and its current step set."""
     values = {"progress": max(0.0, min(1.0, float(fraction)))}
     if step is not None:
         values["current_step"] = step[:256]
-    cas(job_id, running(attempt), **values)
-    db.session.commit()
+    return values
+
+
+def store_writes(job_id: str, attempt: int, logs=(), progress: dict | None = None, *,
+                 commit: bool = True) -> None:
+    """Store a running attempt's buffered log lines and latest progress in one transaction.
+
+    With `commit=False` they join the transaction the attempt's end then commits.
+    """
+    if logs:
+        db.session.execute(insert(LOGS), list(logs))
+    if progress:
+        cas(job_id, running(attempt), **progress)
+    if commit:
+        db.session.commit()
 
 
 def log_entry(job_id: str, attempt: int, message: str, *, stream: str = "log",
@@ -81,12 +94,6 @@ def log_entry(job_id: str, attempt: int, message: str, *, stream: str = "log",
         message = message[:limit] + "…[truncated]"
     return {"job_id": job_id, "attempt": attempt, "stream": stream, "level": level,
             "message": message, "at": utcnow()}
-
-
-def store_logs(entries: list[dict]) -> None:
-    """Store log lines in one transaction."""
-    db.session.execute(insert(LOGS), entries)
-    db.session.commit()
 
 
 def complete(job_id: str, attempt: int, result, logs=()) -> bool:

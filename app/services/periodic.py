@@ -7,6 +7,9 @@ its run in the database every host shares, whatever the broker: one row per task
 taken with a compare-and-set on its last run time. A run starts only when the last one
 started at least `SPACING` of the interval ago; the other beat's message of the same
 interval finds the claim taken and returns `{"skipped": ...}` without doing anything.
+
+A database outage costs a run, nothing more: the task returns `{"skipped": ...}` with
+one warning line, and the next interval's run does the work (each run is idempotent).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
+from app.errors import DATABASE_OUTAGES
 from app.extensions import celery_app, db
 from app.models import PeriodicRun
 
@@ -70,12 +74,23 @@ def once_per_interval(body):
         task = current_task
         if task is None or task.request.called_directly:  # called as a function: just run
             return body(*args, **kwargs)
-        if not claim(task.name, scheduled_interval(task.name), by=task.request.hostname or ""):
-            run = db.session.get(PeriodicRun, task.name)
-            last = f"ran at {run.last_run_at.isoformat()} on {run.last_run_by}"
-            db.session.rollback()
-            logger.info("%s skipped: %s", task.name, last)
-            return {"skipped": last}
-        return body(*args, **kwargs)
+        try:
+            return _run_claimed(task, body, *args, **kwargs)
+        except DATABASE_OUTAGES as exc:
+            db.release()
+            logger.warning("%s skipped: the database does not answer (%s)", task.name,
+                           type(exc).__name__)
+            return {"skipped": "database unavailable"}
 
     return guarded
+
+
+def _run_claimed(task, body, *args, **kwargs):
+    """Run `body` when this interval's run of `task` is claimed, else say who ran it."""
+    if not claim(task.name, scheduled_interval(task.name), by=task.request.hostname or ""):
+        run = db.session.get(PeriodicRun, task.name)
+        last = f"ran at {run.last_run_at.isoformat()} on {run.last_run_by}"
+        db.session.rollback()
+        logger.info("%s skipped: %s", task.name, last)
+        return {"skipped": last}
+    return body(*args, **kwargs)

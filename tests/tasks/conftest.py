@@ -8,10 +8,19 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 
+from app.migrate import upgrade
 from tests.api.conftest import expect_error  # noqa: F401 - the shared envelope check
-from tests.conftest import Caller, worker_env
-from tests.harness import CeleryBeat, CeleryWorker, redis_copies
+from tests.conftest import BACKENDS, Caller, worker_env
+from tests.harness import (
+    CeleryBeat,
+    CeleryWorker,
+    HarnessError,
+    PostgresCluster,
+    redis_copies,
+)
+from tests.tasks.outages import OutageStack
 
 
 @pytest.fixture
@@ -167,5 +176,36 @@ def private_stack(app, settings, app_factory, tmp_path, tenant):
     Celery app stays bound to this stack's broker.
     """
     stack = PrivateStack(settings, app_factory, tmp_path, tenant)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def postgres(database_url):
+    """A private PostgreSQL cluster with a migrated `taskplane` database.
+
+    The cluster is the test's own whatever the session's backend, so the tests run
+    once per suite: in the PostgreSQL session when there is one.
+    """
+    if database_url.startswith("sqlite") and "postgresql" in BACKENDS:
+        pytest.skip("runs once per suite, in the PostgreSQL session")
+    try:
+        cluster = PostgresCluster()
+    except HarnessError as exc:
+        pytest.skip(str(exc))
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE taskplane"))
+    admin.dispose()
+    upgrade(cluster.url("taskplane"))
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def outage_stack(postgres, settings, app_factory, tmp_path):
+    """An `OutageStack` on the private cluster's `taskplane` database, stopped at the end."""
+    stack = OutageStack(postgres.url("taskplane"), settings, app_factory, tmp_path,
+                        postgres=postgres)
     yield stack
     stack.stop()

@@ -24,6 +24,7 @@ from flask import g, request
 
 from app.api.audit.actions import action_name, target_of
 from app.api.context import principal_or_none, request_id, source_address
+from app.errors import DATABASE_OUTAGES
 from app.services import audit
 
 logger = logging.getLogger("taskplane.audit")
@@ -82,6 +83,9 @@ def record_audit(response):
     try:
         entry = audit_entry(response)
         audit.record(entry)
+    except DATABASE_OUTAGES as exc:  # the outage is the request's own warning: no traceback
+        logger.warning("audit record NOT stored (%s): %s", type(exc).__name__,
+                       json.dumps(entry, default=str))
     except Exception:
         logger.exception("audit record NOT stored: %s", json.dumps(entry, default=str))
     return response
