@@ -82,6 +82,10 @@ class Settings:
     artifact_sweep_interval_seconds: float = 300.0
     storage_min_free_bytes: int = 64 * 1024**2
     storage_temp_max_age_seconds: float = 3600.0
+    artifact_verify_before_send_bytes: int = 64 * 1024**2
+    artifact_scrub_interval_seconds: float = 3600.0
+    artifact_scrub_objects: int = 100
+    artifact_scrub_bytes: int = 1024**3
     signing_keys: tuple[str, ...] = ()
     download_url_seconds: int = 3600
     download_url_seconds_max: int = 7 * 24 * 3600
@@ -140,6 +144,11 @@ class Settings:
         "artifact_sweep_interval_seconds": ("TASKPLANE_ARTIFACT_SWEEP_INTERVAL_SECONDS", float),
         "storage_min_free_bytes": ("TASKPLANE_STORAGE_MIN_FREE_BYTES", int),
         "storage_temp_max_age_seconds": ("TASKPLANE_STORAGE_TEMP_MAX_AGE_SECONDS", float),
+        "artifact_verify_before_send_bytes": ("TASKPLANE_ARTIFACT_VERIFY_BEFORE_SEND_BYTES",
+                                              int),
+        "artifact_scrub_interval_seconds": ("TASKPLANE_ARTIFACT_SCRUB_INTERVAL_SECONDS", float),
+        "artifact_scrub_objects": ("TASKPLANE_ARTIFACT_SCRUB_OBJECTS", int),
+        "artifact_scrub_bytes": ("TASKPLANE_ARTIFACT_SCRUB_BYTES", int),
         "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
         "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
         "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),
