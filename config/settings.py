@@ -75,6 +75,8 @@ class Settings:
     stream_slots: int = 64
     stream_max_seconds: float = 300.0
     stream_keepalive_seconds: float = 5.0
+    transfer_slots: int = 32
+    transfer_stall_seconds: float = 30.0
     worker_ping_timeout: float = 1.0
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
@@ -138,6 +140,8 @@ class Settings:
         "stream_slots": ("TASKPLANE_STREAM_SLOTS", int),
         "stream_max_seconds": ("TASKPLANE_STREAM_MAX_SECONDS", float),
         "stream_keepalive_seconds": ("TASKPLANE_STREAM_KEEPALIVE_SECONDS", float),
+        "transfer_slots": ("TASKPLANE_TRANSFER_SLOTS", int),
+        "transfer_stall_seconds": ("TASKPLANE_TRANSFER_STALL_SECONDS", float),
         "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
         "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
@@ -245,6 +249,9 @@ class Settings:
                 self.stream_keepalive_seconds <= 0):
             raise RuntimeError("TASKPLANE_STREAM_SLOTS must be at least 1, and "
                                "TASKPLANE_STREAM_MAX_SECONDS and _KEEPALIVE_SECONDS positive")
+        if self.transfer_slots < 1 or self.transfer_stall_seconds <= 0:
+            raise RuntimeError("TASKPLANE_TRANSFER_SLOTS must be at least 1, and "
+                               "TASKPLANE_TRANSFER_STALL_SECONDS positive")
 
     def _check_jwt(self) -> None:
         algorithms = set(self.jwt_algorithms)
