@@ -21,7 +21,14 @@ from app.services import artifact_integrity, artifacts
 from app.services.job_ends import redis_client
 from app.storage import LocalStore, key_for
 from tests.conftest import worker_env
-from tests.harness import Gunicorn, http_request, scratch_postgres
+from tests.harness import (
+    CeleryBeat,
+    CeleryWorker,
+    Gunicorn,
+    http_request,
+    scratch_postgres,
+    wait_until,
+)
 
 MIB = 1024 * 1024
 SMALL = os.urandom(200_000)  # checked whole before any byte is sent
@@ -232,3 +239,25 @@ def test_the_scrub_is_on_beats_schedule(app):
     entry = app.extensions["taskplane"].celery.conf.beat_schedule["artifact-scrub"]
     assert entry["task"] == "taskplane.artifacts.scrub"
     assert entry["schedule"] == app.extensions["taskplane"].settings.artifact_scrub_interval_seconds
+
+
+@pytest.mark.slow
+def test_beat_runs_the_scrub_which_reports_a_rotten_object(env, private_broker, tmp_path, caller,
+                                                           make_artifact):
+    upload(make_artifact, b"fine" * 100, "fine.bin")
+    rotten = upload(make_artifact, b"rot" * 100, "rotten.bin")
+    flip_byte(rotten, 0)
+    stack = dict(env, TASKPLANE_BROKER_URL=private_broker,
+                 TASKPLANE_ARTIFACT_SCRUB_INTERVAL_SECONDS="1",
+                 TASKPLANE_ARTIFACT_SCRUB_OBJECTS="1")
+    worker = CeleryWorker("tasks", stack, tmp_path / "worker.log", prefix="scrub")
+    beat = CeleryBeat("tasks", stack, tmp_path)
+    operator = caller("operator", actor="olga")
+    try:
+        found = wait_until(lambda: [e for e in events_of(operator, "service_artifact_corrupt")
+                                    if e["data"]["source"] == "scrub"], 120, interval=0.5,
+                           message="the scrub's event")
+    finally:
+        beat.stop()
+        worker.stop()
+    assert {e["data"]["artifact_id"] for e in found} == {rotten["id"]}
