@@ -43,13 +43,24 @@ def artifact_id(app_factory, private_broker, tenant):
     return created["id"]
 
 
-def start_web(settings, private_broker, tmp_path, **env) -> Gunicorn:
-    """gunicorn with one worker (all slots in one process), on a broker no worker reads
-    (so `/healthz`, which counts the open transfers, waits little for a worker's ping)."""
-    return Gunicorn("app:create_app()", dict(worker_env(settings),
-                                              TASKPLANE_BROKER_URL=private_broker,
-                                              TASKPLANE_WORKER_PING_TIMEOUT="0.2", **env),
-                    tmp_path / "gunicorn.log", workers=1)
+@pytest.fixture
+def start_web(settings, private_broker, tmp_path):
+    """`start_web(**env)`: gunicorn with one worker (all slots in one process), on a broker
+    no worker reads (so `/healthz`, which counts the open transfers, waits little for a
+    worker's ping); stopped when the test ends, however it ends."""
+    started = []
+
+    def start(**env) -> Gunicorn:
+        server = Gunicorn("app:create_app()", dict(worker_env(settings),
+                                                    TASKPLANE_BROKER_URL=private_broker,
+                                                    TASKPLANE_WORKER_PING_TIMEOUT="0.2", **env),
+                          tmp_path / f"gunicorn-{len(started)}.log", workers=1)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 def request_bytes(method: str, path: str, headers: dict) -> bytes:
@@ -110,8 +121,8 @@ def livez_seconds(port: int) -> float:
 
 @pytest.mark.slow
 def test_300_stalled_uploads_and_300_slow_downloads_leave_the_api_answering(
-        settings, private_broker, tmp_path, artifact_id, tenant_headers):
-    web = start_web(settings, private_broker, tmp_path)
+        start_web, artifact_id, tenant_headers):
+    web = start_web()
     uploads, downloads = [], []
     try:
         for _ in range(CLIENTS):
@@ -141,21 +152,19 @@ def test_300_stalled_uploads_and_300_slow_downloads_leave_the_api_answering(
         for sock in uploads + downloads:
             sock.close()
 
-    try:  # when they go, every slot (and its thread) is free again
-        wait_until(lambda: transfers_open(web.port) == 0, 60, interval=0.5,
-                   message="every transfer slot to be free")
-        assert livez_seconds(web.port) < 1
-        status, body = http_request(web.port, "GET", f"/artifacts/{artifact_id}/download",
-                                    headers=tenant_headers, timeout=30)
-        assert status == 200 and len(body) == SIZE
-    finally:
-        web.stop()
+    # When they go, every slot (and its thread) is free again.
+    wait_until(lambda: transfers_open(web.port) == 0, 60, interval=0.5,
+               message="every transfer slot to be free")
+    assert livez_seconds(web.port) < 1
+    status, body = http_request(web.port, "GET", f"/artifacts/{artifact_id}/download",
+                                headers=tenant_headers, timeout=30)
+    assert status == 200 and len(body) == SIZE
 
 
 @pytest.mark.slow
 def test_a_transfer_whose_client_stalls_is_ended_after_the_stall_time(
-        settings, private_broker, tmp_path, artifact_id, tenant_headers):
-    web = start_web(settings, private_broker, tmp_path, TASKPLANE_TRANSFER_STALL_SECONDS="4")
+        start_web, artifact_id, tenant_headers):
+    web = start_web(TASKPLANE_TRANSFER_STALL_SECONDS="4")
     clients = []
     try:
         uploads = [stalled_upload(web.port, artifact_id, tenant_headers) for _ in range(5)]
@@ -182,4 +191,3 @@ def test_a_transfer_whose_client_stalls_is_ended_after_the_stall_time(
     finally:
         for sock in clients:
             sock.close()
-        web.stop()
