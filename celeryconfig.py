@@ -91,6 +91,12 @@ def build(settings, catalog) -> dict:
                 "options": {"queue": CONTROL_QUEUE,
                             "expires": settings.artifact_sweep_interval_seconds},
             },
+            "artifact-scrub": {
+                "task": "taskplane.artifacts.scrub",
+                "schedule": settings.artifact_scrub_interval_seconds,
+                "options": {"queue": CONTROL_QUEUE,
+                            "expires": settings.artifact_scrub_interval_seconds},
+            },
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -79,5 +79,17 @@ class ServiceUnavailable(ServiceError):
     status, code = 503, "service_unavailable"
 
 
+class ArtifactMissing(ServiceError):
+    """An artifact's stored bytes are gone from the object store."""
+
+    status, code = 502, "artifact_missing"
+
+
+class ArtifactCorrupt(ServiceError):
+    """An artifact's stored bytes no longer match its digest."""
+
+    status, code = 502, "artifact_corrupt"
+
+
 class InsufficientStorage(ServiceError):
     status, code = 507, "insufficient_storage"

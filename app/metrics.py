@@ -43,6 +43,9 @@ JOBS = Counter("service_jobs", "Job status changes committed, by the status ente
 JOB_RETRIES = Counter("service_job_retries", "Job attempts that will run again", ["job_type"])
 JOB_DURATION = Histogram("service_job_duration_ms", "Attempt run time, claimed to its end",
                          ["job_type", "status"], buckets=MS_BUCKETS)
+ARTIFACT_INTEGRITY = Counter("service_artifact_integrity_failures",
+                             "Stored objects found missing or not matching their digest",
+                             ["kind", "source"])
 QUEUE_WAIT = Histogram("service_job_queue_wait_ms", "Time from queued (dispatched) to claimed",
                        ["job_type"], buckets=MS_BUCKETS)
 

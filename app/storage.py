@@ -38,6 +38,10 @@ class StoreFull(Exception):
     """The store has no room for the bytes offered (its disk or quota is full); nothing stored."""
 
 
+class ObjectMissing(Exception):
+    """No object is stored under the key asked for (raised before any byte is read)."""
+
+
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -114,11 +118,17 @@ class ObjectStore:
         raise NotImplementedError
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """The object's bytes from `start`, `length` of them (all when None), in chunks."""
+        """The object's bytes from `start`, `length` of them (all when None), in chunks.
+
+        `ObjectMissing` when there is no such object, before any byte is read.
+        """
         raise NotImplementedError
 
     def open_file(self, key: str):
-        """A local file object of the object, for zero-copy serving; None when not local."""
+        """A local file object of the object, for zero-copy serving; None when not local.
+
+        `ObjectMissing` when there is no such object.
+        """
         return None
 
     def exists(self, key: str) -> bool:
@@ -202,8 +212,7 @@ class LocalStore(ObjectStore):
         return StoredObject(key, DIGEST_PREFIX + hexdigest, size)
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        handle = self._path(key).open("rb")  # opened now: a missing object fails here
-        return self._chunks(handle, start, length)
+        return self._chunks(self.open_file(key), start, length)  # opened now: missing fails here
 
     @staticmethod
     def _chunks(handle, start: int, length: int | None) -> Iterator[bytes]:
@@ -219,7 +228,10 @@ class LocalStore(ObjectStore):
                 yield chunk
 
     def open_file(self, key: str):
-        return self._path(key).open("rb")
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(key) from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -265,6 +277,11 @@ class _ChunkReader:
         out = bytes(self._buffer[:size])
         del self._buffer[:size]
         return out
+
+
+def _missing(exc) -> bool:
+    """Whether a botocore `ClientError` says the object is not there."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 class S3Store(ObjectStore):
@@ -326,7 +343,14 @@ class S3Store(ObjectStore):
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)
             extra["Range"] = f"bytes={start}-{end}"
-        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                raise ObjectMissing(key) from exc
+            raise
         return body.iter_chunks(CHUNK)
 
     def exists(self, key: str) -> bool:
@@ -335,7 +359,7 @@ class S3Store(ObjectStore):
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return False
             raise
         return True

@@ -6,9 +6,12 @@ documents (README, "Settings").
 
 Serving model: `gthread` workers. A log follow, an SSE stream or a long poll holds one
 thread of its process, never a whole process, and takes one of the process's
-`TASKPLANE_STREAM_SLOTS`; the threads beyond the slots (`WEB_REQUEST_THREADS`) are left
-for every other request, so no number of open or abandoned streams keeps `/livez` or a
-submit waiting. Idle keep-alive connections wait in the worker's poller, not in a thread.
+`TASKPLANE_STREAM_SLOTS`; an artifact upload or download takes one of its
+`TASKPLANE_TRANSFER_SLOTS` and ends when its client stalls for
+`TASKPLANE_TRANSFER_STALL_SECONDS`. The threads beyond the slots (`WEB_REQUEST_THREADS`)
+are left for every other request, so no number of open, abandoned or slow streams and
+transfers keeps `/livez` or a submit waiting. Idle keep-alive connections, and new ones
+that have sent nothing yet, wait in the worker's poller, not in a thread.
 
 Metrics: every worker writes to one prometheus-client multiprocess folder
 (`PROMETHEUS_MULTIPROC_DIR`, default `var/metrics/web-<port>`), wiped when the master
@@ -38,8 +41,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread, with the mixin that answers what gunicorn refuses before the app runs (request
 # line or headers over the limits below, a malformed request) in the JSON error envelope.
 worker_class = "app.web_workers.ThreadWorker"
-# Streams are capped at the slots, so these threads always remain for other requests.
-threads = settings.stream_slots + int(os.environ.get("WEB_REQUEST_THREADS", "16"))
+# Streams and transfers are capped at their slots, so these threads always remain for
+# other requests.
+threads = (settings.stream_slots + settings.transfer_slots
+           + int(os.environ.get("WEB_REQUEST_THREADS", "16")))
 # Seconds a worker's main loop may go silent before the master restarts it. Requests run in
 # threads beside that loop, so a long stream, upload or download is never cut off by it.
 timeout = int(os.environ.get("WEB_TIMEOUT", "600"))

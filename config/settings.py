@@ -77,6 +77,8 @@ class Settings:
     stream_slots: int = 64
     stream_max_seconds: float = 300.0
     stream_keepalive_seconds: float = 5.0
+    transfer_slots: int = 32
+    transfer_stall_seconds: float = 30.0
     worker_ping_timeout: float = 1.0
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
@@ -84,6 +86,10 @@ class Settings:
     artifact_sweep_interval_seconds: float = 300.0
     storage_min_free_bytes: int = 64 * 1024**2
     storage_temp_max_age_seconds: float = 3600.0
+    artifact_verify_before_send_bytes: int = 64 * 1024**2
+    artifact_scrub_interval_seconds: float = 3600.0
+    artifact_scrub_objects: int = 100
+    artifact_scrub_bytes: int = 1024**3
     signing_keys: tuple[str, ...] = ()
     download_url_seconds: int = 3600
     download_url_seconds_max: int = 7 * 24 * 3600
@@ -138,12 +144,19 @@ class Settings:
         "stream_slots": ("TASKPLANE_STREAM_SLOTS", int),
         "stream_max_seconds": ("TASKPLANE_STREAM_MAX_SECONDS", float),
         "stream_keepalive_seconds": ("TASKPLANE_STREAM_KEEPALIVE_SECONDS", float),
+        "transfer_slots": ("TASKPLANE_TRANSFER_SLOTS", int),
+        "transfer_stall_seconds": ("TASKPLANE_TRANSFER_STALL_SECONDS", float),
         "artifact_max_bytes": ("TASKPLANE_ARTIFACT_MAX_BYTES", int),
         "artifact_quota_bytes": ("TASKPLANE_ARTIFACT_QUOTA_BYTES", int),
         "artifact_retention_days": ("TASKPLANE_ARTIFACT_RETENTION_DAYS", float),
         "artifact_sweep_interval_seconds": ("TASKPLANE_ARTIFACT_SWEEP_INTERVAL_SECONDS", float),
         "storage_min_free_bytes": ("TASKPLANE_STORAGE_MIN_FREE_BYTES", int),
         "storage_temp_max_age_seconds": ("TASKPLANE_STORAGE_TEMP_MAX_AGE_SECONDS", float),
+        "artifact_verify_before_send_bytes": ("TASKPLANE_ARTIFACT_VERIFY_BEFORE_SEND_BYTES",
+                                              int),
+        "artifact_scrub_interval_seconds": ("TASKPLANE_ARTIFACT_SCRUB_INTERVAL_SECONDS", float),
+        "artifact_scrub_objects": ("TASKPLANE_ARTIFACT_SCRUB_OBJECTS", int),
+        "artifact_scrub_bytes": ("TASKPLANE_ARTIFACT_SCRUB_BYTES", int),
         "signing_keys": ("TASKPLANE_SIGNING_KEYS", _list),
         "download_url_seconds": ("TASKPLANE_DOWNLOAD_URL_SECONDS", int),
         "download_url_seconds_max": ("TASKPLANE_DOWNLOAD_URL_SECONDS_MAX", int),
@@ -243,6 +256,9 @@ class Settings:
                 self.stream_keepalive_seconds <= 0):
             raise RuntimeError("TASKPLANE_STREAM_SLOTS must be at least 1, and "
                                "TASKPLANE_STREAM_MAX_SECONDS and _KEEPALIVE_SECONDS positive")
+        if self.transfer_slots < 1 or self.transfer_stall_seconds <= 0:
+            raise RuntimeError("TASKPLANE_TRANSFER_SLOTS must be at least 1, and "
+                               "TASKPLANE_TRANSFER_STALL_SECONDS positive")
 
     def _check_jwt(self) -> None:
         algorithms = set(self.jwt_algorithms)

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from app.services import artifact_retention, job_sweeps, quotas
+from app.services import artifact_integrity, artifact_retention, job_sweeps, quotas
 from app.services.periodic import once_per_interval
 
 logger = logging.getLogger("taskplane.sweeper")
@@ -40,3 +40,15 @@ def reconcile_quotas() -> dict:
     if repaired:
         logger.warning("quota counters repaired: %s", repaired[:20])
     return {"repaired": len(repaired)}
+
+
+@shared_task(name="taskplane.artifacts.scrub", ignore_result=True)
+@once_per_interval
+def scrub_artifacts() -> dict:
+    """Check the next stored objects against their digests; report what is missing or corrupt."""
+    found = artifact_integrity.scrub()
+    if found["missing"] or found["corrupt"]:
+        logger.error("artifact scrub: %d missing, %d corrupt of %d checked",
+                     len(found["missing"]), len(found["corrupt"]), found["checked"])
+    return {"checked": found["checked"], "missing": len(found["missing"]),
+            "corrupt": len(found["corrupt"])}

@@ -307,12 +307,13 @@ class CeleryBeat(Service):
 class Gunicorn(Service):
     """gunicorn as the Procfile starts it (`--config config/gunicorn.py`) on a free port.
 
-    `extra_args` override the config file (`--worker-class sync` for a bare benchmark side).
+    `extra_args` override the config file (`--worker-class sync` for a bare benchmark side);
+    `port` starts it on a given port (a restart where the last one ran).
     """
 
     def __init__(self, app_spec: str, env: dict, log_path: Path, workers: int = 2,
-                 extra_args: tuple[str, ...] = ()):
-        self.port = free_port()
+                 extra_args: tuple[str, ...] = (), port: int | None = None):
+        self.port = port or free_port()
         # Its own prometheus-client folder beside its log (the config's default is per PORT).
         env = dict(os.environ if env is None else env)
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(log_path.parent / f"metrics-{self.port}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -82,3 +83,30 @@ def artifacts_show(ctx, artifact_id) -> None:
 def artifacts_url(ctx, artifact_id, expires_in) -> None:
     """A signed download link anyone can use until it expires."""
     show(call(api_client(ctx).download_url, artifact_id, expires_in))
+
+
+@artifacts.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def artifacts_verify(as_json) -> None:
+    """Check every stored object against its digest (server side: TASKPLANE_* settings).
+
+    Reads the database and object store the server is configured with, not the API. Each
+    missing or corrupt object is reported (event and metric, as a download would) and
+    listed; the exit status is 1 when there is any.
+    """
+    from app import create_app
+    from app.services import artifact_integrity
+
+    with create_app().app_context():
+        found = artifact_integrity.verify(artifact_integrity.stored_keys(), "verify")
+    if as_json:
+        show(found)
+    else:
+        for kind in ("missing", "corrupt"):
+            for bad in found[kind]:
+                click.echo(f"{kind:<8} {bad['key']}  {bad['size']:>12,}  "
+                           f"artifacts {', '.join(bad['artifacts']) or '-'}")
+        click.echo(f"{found['checked']} objects checked ({found['bytes']:,} bytes): "
+                   f"{len(found['missing'])} missing, {len(found['corrupt'])} corrupt")
+    if found["missing"] or found["corrupt"]:
+        sys.exit(1)

@@ -146,11 +146,6 @@ def read(found: ArtifactManifest, start: int = 0, length: int | None = None):
     return store().read(found.storage_key, start, length)
 
 
-def open_file(found: ArtifactManifest):
-    """The manifest's bytes as a local file object when the store has one (else None)."""
-    return store().open_file(found.storage_key)
-
-
 # --- writing -----------------------------------------------------------------------------
 
 

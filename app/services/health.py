@@ -6,7 +6,7 @@ import time
 
 from app.db import ping
 from app.extensions import db, runtime
-from app.services import artifacts, dispatch, job_streams, slow_requests
+from app.services import artifacts, dispatch, job_streams, slots, slow_requests
 
 
 def _timed(check) -> dict:
@@ -76,6 +76,8 @@ def report() -> dict:
             "reasons": reasons, "checks": checks, "queue_depth": depth,
             "streams": {"open": job_streams.slots().open,  # in the process that answered
                         "slots": runtime.settings.stream_slots},
+            "transfers": {"open": slots.transfers().open,
+                          "slots": runtime.settings.transfer_slots},
             "slow_requests": slow}
 
 

@@ -4,58 +4,30 @@ and event streams show.
 The API only renders what `log_page()` and `follow()` give it. Between polls the
 session holds no database connection, so an idle stream costs a thread but no pool
 connection. Each process serves at most `stream_slots` streams at once
-(`slots().acquire()`), so the web server's threads beyond them always remain for other
-requests. A submit that waits for its job's end (`Prefer: wait`) holds a slot too, and
-sleeps on the job's end notice.
+(`slots().acquire()`, `app.services.slots`), so the web server's threads beyond them
+always remain for other requests. A submit that waits for its job's end (`Prefer: wait`)
+holds a slot too, and sleeps on the job's end notice.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from app.errors import Unavailable
 from app.extensions import db, runtime
 from app.models import Job, JobLog
 from app.models.jobs import TERMINAL
 from app.services import job_ends, jobs
+from app.services.slots import Slots, streams
 
 BATCH = 500
-RETRY_AFTER_SECONDS = 5  # what a refused stream is told to wait before trying again
 
 
-class StreamSlots:
-    """How many streams this app serves now, capped at its `stream_slots` setting."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.open = 0
-
-    def acquire(self) -> Callable[[], None]:
-        """Take a slot or raise 503 `unavailable`; returns the (idempotent) release."""
-        limit = runtime.settings.stream_slots
-        with self._lock:
-            if self.open >= limit:
-                raise Unavailable(f"this process already serves {limit} streams; retry shortly",
-                                  details={"open_streams": self.open, "limit": limit},
-                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-            self.open += 1
-        released = threading.Event()
-
-        def release() -> None:
-            with self._lock:
-                if not released.is_set():
-                    released.set()
-                    self.open -= 1
-
-        return release
-
-
-def slots() -> StreamSlots:
-    """The current app's stream slots (one app per web process: the process's)."""
-    return runtime.own("stream_slots", StreamSlots)
+def slots() -> Slots:
+    """The current app's stream slots (`app.services.slots`)."""
+    return streams()
 
 
 def follow(job_id: str, since: int, with_job: bool = True,

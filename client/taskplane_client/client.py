@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,20 +32,37 @@ from taskplane_client.types import (
 TERMINAL = frozenset({"completed", "failed", "cancelled"})  # the states a job ends in
 NDJSON = "application/x-ndjson"
 CHUNK = 1024 * 1024  # bytes per read of a download
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # sent again after a drop; other calls say so
+BACKOFF_SECONDS, BACKOFF_MAX_SECONDS = 0.25, 5.0
+
+logger = logging.getLogger("taskplane_client")
+
+
+def dropped_before_answer(exc: requests.RequestException) -> bool:
+    """Whether `exc` means no answer came at all: refused, reset or closed before the status.
+
+    A read timeout is not one: the server may still be working on the request.
+    """
+    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout)
 
 
 class Client:
     """Talks to one Taskplane API as one identity (header or bearer credentials).
 
     Every method raises `ApiError` for an error answer; list methods return `Pages`,
-    which follow the cursor as they are iterated.
+    which follow the cursor as they are iterated. A read, a submit and a cancel whose
+    connection dropped before any answer came (the server restarted, an idle keep-alive
+    connection closed under it) are sent again up to `retries` times, with backoff; a
+    submit always carries an `Idempotency-Key`, so sending it again never makes a
+    second job.
     """
 
     def __init__(self, url: str, *, actor: str | None = None, roles: str | None = None,
                  tenant: str | None = None, token: str | None = None, reason: str | None = None,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, retries: int = 6):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.retries = retries
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
@@ -52,12 +71,30 @@ class Client:
             if value:
                 self.session.headers[header] = value
 
-    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+    def _call(self, method: str, path: str, *, again: bool | None = None,
+              **kwargs) -> requests.Response:
+        """Send one request; `again`: whether it may be sent again after a drop (default:
+        GET and HEAD only)."""
         kwargs.setdefault("timeout", self.timeout)
-        response = self.session.request(method, self.url + path, **kwargs)
+        again = method in SAFE_METHODS if again is None else again
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, self.url + path, **kwargs)
+                break
+            except requests.RequestException as exc:
+                if not again or attempt >= self.retries or not dropped_before_answer(exc):
+                    raise
+                attempt += 1
+                pause = min(BACKOFF_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
+                logger.warning("%s %s: no answer (%s); sending it again in %.2fs (%d of %d)",
+                               method, path, type(exc).__name__, pause, attempt, self.retries)
+                time.sleep(pause)
         if response.status_code >= 400:
             with response:
-                raise ApiError.from_response(response)
+                error = ApiError.from_response(response)
+            error.resent = attempt > 0
+            raise error
         return response
 
     def _list(self, path: str, page_size: int | None, filters: dict[str, Any]) -> Pages:
@@ -68,13 +105,17 @@ class Client:
 
     def submit(self, job_type: str, payload: dict, project: str, priority: int = 5,
                idempotency_key: str | None = None, wait: int | None = None) -> Job:
-        """Submit a job; returns it (status `queued`, or ended when `wait` seconds sufficed)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        """Submit a job; returns it (status `queued`, or ended when `wait` seconds sufficed).
+
+        Without an `idempotency_key` a fresh one is sent, so that a submit sent again
+        after a dropped connection answers the job it made, never a second one.
+        """
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         if wait:
             headers["Prefer"] = f"wait={wait}"
         body = {"job_type": job_type, "payload": payload, "project": project,
                 "priority": priority}
-        return self._call("POST", "/jobs", json=body, headers=headers,
+        return self._call("POST", "/jobs", json=body, headers=headers, again=True,
                           timeout=self.timeout + (wait or 0)).json()
 
     def job(self, job_id: str) -> Job:
@@ -92,8 +133,17 @@ class Client:
             "created_after": created_after, "created_before": created_before})
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a queued or running job."""
-        return self._call("POST", f"/jobs/{job_id}/cancel").json()
+        """Cancel a queued or running job.
+
+        Sent again after a dropped connection, a cancel the first sending already made
+        answers the cancelled job, not 409.
+        """
+        try:
+            return self._call("POST", f"/jobs/{job_id}/cancel", again=True).json()
+        except ApiError as exc:
+            if exc.resent and exc.status == 409 and exc.details.get("status") == "cancelled":
+                return self.job(job_id)
+            raise
 
     def retry(self, job_id: str) -> Job:
         """Re-run a failed or cancelled job."""

@@ -29,6 +29,7 @@ class ApiError(Exception):
         self.details: dict = error.get("details") or {}
         self.request_id: str | None = error.get("request_id") or request_id
         self.retry_after = retry_after
+        self.resent = False  # whether the request was sent again after a dropped connection
 
     @classmethod
     def from_response(cls, response: requests.Response) -> ApiError:

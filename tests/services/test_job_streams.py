@@ -11,6 +11,7 @@ from app.errors import Unavailable
 from app.extensions import db
 from app.models import Job
 from app.services import job_streams
+from app.services.slots import Slots
 from tests.harness import wait_until
 
 
@@ -96,7 +97,7 @@ def test_follow_of_an_ended_job_gives_status_every_line_after_the_cursor_then_en
 
 def test_stream_slots_refuse_past_the_limit_and_release_once(app_factory):
     app_factory(stream_slots=2)
-    slots = job_streams.StreamSlots()
+    slots = Slots()
     first, second = slots.acquire(), slots.acquire()
     with pytest.raises(Unavailable) as refused:
         slots.acquire()

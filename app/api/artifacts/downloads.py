@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, request, stream_with_context
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from app.services import artifacts
+from app.api.artifacts import transfers
+from app.services import artifact_integrity
 from app.storage import CHUNK
 
 
@@ -36,12 +37,20 @@ def content_response(artifact, manifest) -> Response:
         response.set_etag(tag)
         return response
     span = _span(manifest.size, tag)
+    return transfers.download(request.environ,
+                              lambda hold: _body(artifact, manifest, tag, headers, span, hold))
+
+
+def _body(artifact, manifest, tag: str, headers: dict, span, hold) -> Response:
+    """The 200 or 206 answer streaming the bytes (`span`: a range, or None for all)."""
     start, stop = span or (0, manifest.size)
-    handle = None if span else artifacts.open_file(manifest)
-    if handle is not None:  # a whole local file: the server may send it with sendfile()
-        body = wrap_file(request.environ, handle, CHUNK)
+    # Checked against the digest (artifact_integrity): a missing or rotten object is an
+    # error answer here, or a transfer cut short of its Content-Length, never wrong bytes.
+    body = artifact_integrity.body(artifact.id, manifest, start, stop, whole=span is None)
+    if hasattr(body, "fileno"):  # a whole local file: the server may send it with sendfile()
+        body = wrap_file(request.environ, hold(body), CHUNK)
     else:
-        body = artifacts.read(manifest, start, stop - start)
+        body = hold(stream_with_context(body))  # a fault found at the end is reported in the app
     response = Response(body, status=206 if span else 200, mimetype=None,
                         content_type=manifest.content_type, headers=headers,
                         direct_passthrough=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 
 from app.api import Blueprint
+from app.api.artifacts import transfers
 from app.api.artifacts.schemas import ArtifactListSchema
 from app.api.context import current_principal
 from app.auth import Permission, requires
@@ -33,5 +34,6 @@ class JobArtifactsZip(MethodView):
         """The job's artifacts as one zip, streamed."""
         job = jobs.get(job_id)
         body = artifact_bundles.zip_stream(artifacts.job_artifacts(current_principal(), job.id))
-        return Response(body, mimetype="application/zip", direct_passthrough=True, headers={
-            "Content-Disposition": f'attachment; filename="job-{job.id}-artifacts.zip"'})
+        return transfers.download(request.environ, lambda hold: Response(
+            hold(body), mimetype="application/zip", direct_passthrough=True, headers={
+                "Content-Disposition": f'attachment; filename="job-{job.id}-artifacts.zip"'}))

@@ -6,7 +6,7 @@ from flask import request, url_for
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.api.artifacts import downloads, uploads
+from app.api.artifacts import downloads, transfers, uploads
 from app.api.artifacts.schemas import (
     ArtifactCreateSchema,
     ArtifactListArgsSchema,
@@ -101,10 +101,11 @@ class ArtifactContent(MethodView):
         content_type = request.mimetype or None
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             content_type = None  # what clients send by default is not the artifact's type
-        artifact = artifacts.update_artifact(
-            current_principal(), artifact_id, if_match=_if_match(),
-            chunks=uploads.request_chunks(request), hint=request.content_length,
-            content_type=content_type)
+        with transfers.upload(request.environ):
+            artifact = artifacts.update_artifact(
+                current_principal(), artifact_id, if_match=_if_match(),
+                chunks=uploads.request_chunks(request), hint=request.content_length,
+                content_type=content_type)
         return _answer(artifact)
 
 

@@ -18,7 +18,7 @@ import io
 import socket
 from collections.abc import Iterator
 
-from werkzeug.exceptions import ClientDisconnected
+from werkzeug.exceptions import ClientDisconnected, RequestTimeout
 
 from app.storage import CHUNK
 
@@ -26,10 +26,20 @@ STREAM_CHUNK = 64 * 1024  # the plain path: gunicorn hands out 1 KiB at a time a
 
 
 def request_chunks(request) -> Iterator[bytes]:
-    """The raw body of Flask's `request`, in chunks as it arrives (fast under gunicorn)."""
+    """The raw body of Flask's `request`, in chunks as it arrives (fast under gunicorn).
+
+    A read that times out (the socket's timeout: a stalled client) is a 408.
+    """
     stream = request.stream  # werkzeug's checks (413 over max_content_length) happen here
     body = fast_body(request.environ)
-    return body if body is not None else stream_chunks(stream)
+    return _stall_ends(body if body is not None else stream_chunks(stream))
+
+
+def _stall_ends(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except TimeoutError as exc:
+        raise RequestTimeout("no bytes of the body came in time; the upload is ended") from exc
 
 
 def stream_chunks(stream) -> Iterator[bytes]:
