@@ -98,6 +98,8 @@ class Settings:
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     workers_online_cache_seconds: float = 5.0
+    readiness_interval_seconds: float = 2.0
+    readiness_max_age_seconds: float = 15.0
     slow_request_ms: float = 1000.0
     slow_requests_kept: int = 1000
     slow_requests_ready_max: int = 0
@@ -156,6 +158,8 @@ class Settings:
         "worker_metrics_port": ("TASKPLANE_WORKER_METRICS_PORT", int),
         "worker_metrics_host": ("TASKPLANE_WORKER_METRICS_HOST", str),
         "workers_online_cache_seconds": ("TASKPLANE_WORKERS_ONLINE_CACHE_SECONDS", float),
+        "readiness_interval_seconds": ("TASKPLANE_READINESS_INTERVAL_SECONDS", float),
+        "readiness_max_age_seconds": ("TASKPLANE_READINESS_MAX_AGE_SECONDS", float),
         "slow_request_ms": ("TASKPLANE_SLOW_REQUEST_MS", float),
         "slow_requests_kept": ("TASKPLANE_SLOW_REQUESTS_KEPT", int),
         "slow_requests_ready_max": ("TASKPLANE_SLOW_REQUESTS_READY_MAX", int),

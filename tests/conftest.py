@@ -221,6 +221,19 @@ def api_url(app):
         yield url
 
 
+def settled_readiness(client, until=lambda body: True, timeout: float = 30):
+    """GET /readyz through `client` until a finished background round answers and
+    `until(body)` holds; that response."""
+    from app.services.readiness import FIRST_ROUND
+
+    def answered():
+        response = client.get("/readyz")
+        body = response.get_json()
+        return response if FIRST_ROUND not in body["reasons"] and until(body) else None
+
+    return wait_until(answered, timeout, interval=0.05, message="a settled /readyz answer")
+
+
 @pytest.fixture
 def tenant():
     """A tenant of this test alone."""
