@@ -76,6 +76,7 @@ class Settings:
     stream_max_seconds: float = 300.0
     stream_keepalive_seconds: float = 5.0
     worker_ping_timeout: float = 1.0
+    broker_redelivery_seconds: int = 0
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
     artifact_retention_days: float = 0.0
@@ -131,6 +132,7 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "broker_redelivery_seconds": ("TASKPLANE_BROKER_REDELIVERY_SECONDS", int),
         "log_follow_poll_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_SECONDS", float),
         "log_follow_poll_max_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_MAX_SECONDS", float),
         "stream_slots": ("TASKPLANE_STREAM_SLOTS", int),
