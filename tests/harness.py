@@ -39,6 +39,12 @@ class HarnessError(RuntimeError):
     """Something a test run or benchmark needs did not happen (a process died, a wait timed out)."""
 
 
+def suite_databases() -> list[str]:
+    """The databases the suite runs on: SQLite, and PostgreSQL when
+    `TASKPLANE_TEST_DATABASE_URL` names a server."""
+    return ["sqlite"] + (["postgresql"] if os.environ.get("TASKPLANE_TEST_DATABASE_URL") else [])
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on right now."""
     with socket.socket() as sock:
