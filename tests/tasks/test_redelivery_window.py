@@ -57,7 +57,6 @@ def test_a_job_longer_than_the_redelivery_window_runs_once_and_the_worker_serves
         # turned away: one run, one attempt.
         wait_until(lambda: "skipped" in outcomes_in(worker, job["id"]), 30,
                    message="the redelivered copy to be turned away")
-        assert worker.log().count(f"[{job['id']}] received") >= 2
         assert (RUNS / f"{marker}.log").read_text().split() == [job["id"]]
         assert done["attempts"] == 1
         assert outcomes_in(worker, job["id"]).count("completed") == 1
