@@ -241,7 +241,7 @@ class RabbitServer(Service):
     the node checks it every `tick_ms` (a minute by default). Plugins off, guest/guest.
     """
 
-    def __init__(self, folder: Path, consumer_timeout_ms: int, tick_ms: int = 500):
+    def __init__(self, folder: Path, consumer_timeout_ms: int = 1_800_000, tick_ms: int = 500):
         binary = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # as this user, not via su
         if not binary.exists():
             raise HarnessError("rabbitmq-server is not installed")
@@ -268,7 +268,6 @@ class RabbitServer(Service):
             return True
         return False
 
-    @property
     def url(self) -> str:
         """The amqp:// URL of the node's default vhost."""
         return f"amqp://guest:guest@127.0.0.1:{self.port}//"

@@ -13,18 +13,28 @@ import time
 import pytest
 
 from tests.conftest import Caller, settled_readiness, worker_env
-from tests.harness import CeleryWorker, Gunicorn, RedisServer, http_request, wait_until
+from tests.harness import (
+    CeleryWorker,
+    Gunicorn,
+    RabbitServer,
+    RedisServer,
+    http_request,
+    wait_until,
+)
 
 PROBE_TIMEOUT = 1.0  # Kubernetes' default timeoutSeconds
 AT_ONCE = 0.1
 
 
 @pytest.fixture
-def own_broker(tmp_path):
-    """A redis-server of this test alone, as the broker: the fault is killing it."""
+def own_broker(broker_url, tmp_path):
+    """A broker of this test alone, of the session's kind: the fault is killing it.
+
+    A redis-server, or in the RabbitMQ pass a RabbitMQ node.
+    """
     folder = tmp_path / "broker"
     folder.mkdir()
-    server = RedisServer(folder)
+    server = RedisServer(folder) if broker_url.startswith("redis") else RabbitServer(folder)
     yield server
     server.stop()
 
@@ -44,6 +54,7 @@ def _assert_at_once(port: int) -> list[tuple[float, int, dict]]:
     return probes
 
 
+@pytest.mark.e2e  # the RabbitMQ pass kills a RabbitMQ node
 def test_readyz_answers_at_once_and_sees_the_broker_die(settings, own_broker, tmp_path):
     # The production ping timeout (1 s): what every probe waited out before.
     env = dict(worker_env(dict(settings, broker_url=own_broker.url())),

@@ -33,7 +33,7 @@ def short_window(broker_url, private_broker, tmp_path):
         yield private_broker, {"broker_redelivery_seconds": WINDOW}
         return
     server = RabbitServer(tmp_path / "rabbitmq", consumer_timeout_ms=WINDOW * 1000)
-    yield server.url, {}
+    yield server.url(), {}
     server.stop()
 
 
