@@ -180,7 +180,7 @@ class Service:
 
 
 class RedisServer(Service):
-    """A private redis-server on a free loopback port, no persistence."""
+    """A private redis-server on a free loopback port, no persistence, 64 databases."""
 
     def __init__(self, folder: Path):
         binary = shutil.which("redis-server")
@@ -189,7 +189,8 @@ class RedisServer(Service):
         self.port = free_port()
         super().__init__("redis-server", [binary, "--port", str(self.port), "--bind",
                                           "127.0.0.1", "--save", "", "--appendonly", "no",
-                                          "--dir", str(folder)], folder / "redis.log")
+                                          "--dir", str(folder), "--databases", "64"],
+                         folder / "redis.log")
         self.client = redis.Redis(port=self.port)
         wait_until(self._answers, 10, message="redis-server")
 
