@@ -30,7 +30,7 @@ run: install redis-server  ## web, worker, beat and Flower on this machine (Ctrl
 
 test: install redis-server promtool  ## lint, then the whole suite against real Redis and a real worker
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/python -m tests.passes $(PYTEST_ARGS)  # one pytest per database, side by side
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,13 +3,15 @@
 JSON only, acks late, reject on worker lost, prefetch 1, worker task events on for
 Flower; the client's task-sent event only with `TASKPLANE_TASK_SENT_EVENT` (it is a
 second broker publish on every submit).
-On Redis the visibility timeout is set once here, for the broker and any Redis result
-backend alike, and is longer than the longest hard time limit and retry backoff so a
-running or delayed job is never handed to a second worker while the first still has it;
-priorities are Redis's emulation (one list per step). On any other broker (RabbitMQ)
-those options mean nothing and are left out: queues are declared with `x-max-priority`,
-a publish returns once the broker confirmed it, and a message goes back to its queue as
-soon as the connection of the worker holding it closes.
+On Redis the visibility timeout (the redelivery window) is set once here, for the broker
+and any Redis result backend alike: `TASKPLANE_BROKER_REDELIVERY_SECONDS`, else longer
+than the longest hard time limit and retry backoff, so a running or delayed job is
+rarely handed to a second worker while the first still has it (when it is, the claim
+turns the copy away); priorities are Redis's emulation (one list per step). On any other
+broker (RabbitMQ) those options mean nothing and are left out: queues are declared with
+`x-max-priority`, a publish returns once the broker confirmed it, and a message goes back
+to its queue as soon as the connection of the worker holding it closes, or when the
+server's `consumer_timeout` closes its channel.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ PRIORITY_STEPS = list(range(MAX_PRIORITY + 1))
 CONTROL_QUEUE = "control"
 
 
-def visibility_timeout(catalog) -> int:
-    """Seconds a reserved message stays invisible: longest time limit or backoff + margin."""
+def visibility_timeout(settings, catalog) -> int:
+    """Seconds a reserved message stays invisible: `TASKPLANE_BROKER_REDELIVERY_SECONDS`,
+    else the longest time limit or backoff + margin."""
+    if settings.broker_redelivery_seconds > 0:
+        return settings.broker_redelivery_seconds
     longest = max(
         (max(spec.time_limit, spec.retry_backoff_max) for spec in catalog.values()), default=3600
     )
@@ -35,9 +40,19 @@ def queues(catalog) -> list[str]:
     return sorted({spec.queue for spec in catalog.values()} | {CONTROL_QUEUE})
 
 
-def _redis_transport(catalog) -> dict:
+def _restore_checks(window: int) -> dict:
+    """How often kombu looks for overdue messages: about a quarter of the window, at most
+    every 100 s (its default), so a short window is honoured within a second or two."""
+    interval = max(1, min(10, window // 4))
+    return {"unacked_restore_interval": interval,
+            "unacked_restore_throttle": max(1, min(10, window // (4 * interval)))}
+
+
+def _redis_transport(settings, catalog) -> dict:
+    window = visibility_timeout(settings, catalog)
     transport = {
-        "visibility_timeout": visibility_timeout(catalog),
+        "visibility_timeout": window,
+        **_restore_checks(window),
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",
@@ -59,9 +74,15 @@ def build(settings, catalog) -> dict:
     """The Celery settings mapping for `settings` and `catalog`."""
     return {
         "broker_url": settings.broker_url,
-        **(_redis_transport(catalog) if settings.broker_is_redis else
+        **(_redis_transport(settings, catalog) if settings.broker_is_redis else
            {"broker_transport_options": {"confirm_publish": True}}),
         "broker_connection_retry_on_startup": True,
+        # A channel the broker closes (RabbitMQ's `consumer_timeout` past a long job) is
+        # reopened like a lost connection; without this the worker stops consuming for good.
+        "broker_channel_error_retry": True,
+        # A job still running when its connection is lost goes on (its redelivered copy is
+        # turned away by the claim while its lease lives), as Celery 5 does by default.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

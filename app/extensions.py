@@ -56,7 +56,11 @@ class Runtime:
                 return self._own.setdefault(key, build())  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Close the database's pooled connections and the broker connections."""
+        """Stop the helpers that run in the background; close the database and broker pools."""
+        for helper in list(self._own.values()):
+            stop = getattr(helper, "stop", None)
+            if stop is not None:
+                stop()
         self.db.close()
         self.celery.close()
 

@@ -87,6 +87,14 @@ def post_fork(server, worker):
     configure("taskplane-web")
 
 
+def post_worker_init(worker):
+    """Each worker, its app loaded: start the readiness checks, so the first probe finds them."""
+    from app.services import readiness
+
+    with worker.wsgi.app_context():
+        readiness.monitor()
+
+
 def worker_exit(server, worker):
     """In the worker that ends: send the spans it still holds."""
     from app.tracing import shutdown

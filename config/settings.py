@@ -80,6 +80,7 @@ class Settings:
     transfer_slots: int = 32
     transfer_stall_seconds: float = 30.0
     worker_ping_timeout: float = 1.0
+    broker_redelivery_seconds: int = 0
     artifact_max_bytes: int = 5 * 1024**3
     artifact_quota_bytes: int = 0
     artifact_retention_days: float = 0.0
@@ -106,6 +107,8 @@ class Settings:
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     workers_online_cache_seconds: float = 5.0
+    readiness_interval_seconds: float = 2.0
+    readiness_max_age_seconds: float = 15.0
     slow_request_ms: float = 1000.0
     slow_requests_kept: int = 1000
     slow_requests_ready_max: int = 0
@@ -139,6 +142,7 @@ class Settings:
         "max_content_length": ("TASKPLANE_MAX_CONTENT_LENGTH", int),
         "max_log_line": ("TASKPLANE_MAX_LOG_LINE", int),
         "worker_ping_timeout": ("TASKPLANE_WORKER_PING_TIMEOUT", float),
+        "broker_redelivery_seconds": ("TASKPLANE_BROKER_REDELIVERY_SECONDS", int),
         "log_follow_poll_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_SECONDS", float),
         "log_follow_poll_max_seconds": ("TASKPLANE_LOG_FOLLOW_POLL_MAX_SECONDS", float),
         "stream_slots": ("TASKPLANE_STREAM_SLOTS", int),
@@ -173,6 +177,8 @@ class Settings:
         "worker_metrics_port": ("TASKPLANE_WORKER_METRICS_PORT", int),
         "worker_metrics_host": ("TASKPLANE_WORKER_METRICS_HOST", str),
         "workers_online_cache_seconds": ("TASKPLANE_WORKERS_ONLINE_CACHE_SECONDS", float),
+        "readiness_interval_seconds": ("TASKPLANE_READINESS_INTERVAL_SECONDS", float),
+        "readiness_max_age_seconds": ("TASKPLANE_READINESS_MAX_AGE_SECONDS", float),
         "slow_request_ms": ("TASKPLANE_SLOW_REQUEST_MS", float),
         "slow_requests_kept": ("TASKPLANE_SLOW_REQUESTS_KEPT", int),
         "slow_requests_ready_max": ("TASKPLANE_SLOW_REQUESTS_READY_MAX", int),

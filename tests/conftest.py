@@ -1,7 +1,8 @@
 """Real pieces for every test: a redis-server, a migrated database, a Celery worker process.
 
 The suite runs once on SQLite and, when `TASKPLANE_TEST_DATABASE_URL` names a
-PostgreSQL server, once more on a fresh database created there. The broker is the
+PostgreSQL server, once more on a fresh database created there (`make test`: both at
+once, a process each). The broker is the
 session's Redis, or with `TASKPLANE_TEST_BROKER=amqp://…` a RabbitMQ vhost of the run's
 own (Redis still serves the rate limits); tests on the real worker are marked `e2e`, so
 `pytest -m e2e` is the part of the suite worth running on a second broker. Each test builds its
@@ -27,12 +28,17 @@ from tests.harness import (
     RedisServer,
     scratch_postgres,
     served,
+    suite_databases,
     wait_until,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TYPES = ROOT / "tests" / "data" / "commands.toml"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TASKPLANE_TEST_DATABASE_URL") else [])
+BACKENDS = suite_databases()
+# The databases of this process: `TASKPLANE_TEST_PASS` names one when `make test` runs a
+# process per database side by side (tests/passes.py); unset, every one of BACKENDS.
+PASS = [name for name in BACKENDS
+        if name in os.environ.get("TASKPLANE_TEST_PASS", ",".join(BACKENDS)).split(",")]
 TEST_SETTINGS = {
     "command_types_file": str(COMMAND_TYPES),
     "job_lease_seconds": 3.0,
@@ -111,17 +117,26 @@ def no_tenant_escape():
     assert tenancy_guard.escapes[seen:] == []
 
 
-_REDIS_DATABASES = itertools.count(1)  # database 0 is the session's broker and rate limits
+# Database 0 is the session's broker and rate limits; some stacks name one of 1-15 of
+# their own (tests/observability, tests/tasks): a private broker takes 16 and up.
+_REDIS_DATABASES = itertools.count(16)
 
 
-def pytest_collection_modifyitems(items):
-    """Mark `e2e` every test that runs on the session's real worker."""
+def pytest_collection_modifyitems(config, items):
+    """Mark `e2e` every test that runs on the session's real worker.
+
+    A test that uses no database runs in the pass of the first one only.
+    """
     for item in items:
         if "worker" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)
+    if BACKENDS[0] not in PASS:
+        uses = {item: "database_url" in getattr(item, "fixturenames", ()) for item in items}
+        config.hook.pytest_deselected(items=[item for item in items if not uses[item]])
+        items[:] = [item for item in items if uses[item]]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=PASS)
 def database_url(request, tmp_path_factory):
     """A migrated database: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
@@ -219,6 +234,19 @@ def api_url(app):
     """The test app served over real HTTP on a free port (for the command and the bindings)."""
     with served(app) as url:
         yield url
+
+
+def settled_readiness(client, until=lambda body: True, timeout: float = 30):
+    """GET /readyz through `client` until a finished background round answers and
+    `until(body)` holds; that response."""
+    from app.services.readiness import FIRST_ROUND
+
+    def answered():
+        response = client.get("/readyz")
+        body = response.get_json()
+        return response if FIRST_ROUND not in body["reasons"] and until(body) else None
+
+    return wait_until(answered, timeout, interval=0.05, message="a settled /readyz answer")
 
 
 @pytest.fixture

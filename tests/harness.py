@@ -40,6 +40,12 @@ class HarnessError(RuntimeError):
     """Something a test run or benchmark needs did not happen (a process died, a wait timed out)."""
 
 
+def suite_databases() -> list[str]:
+    """The databases the suite runs on: SQLite, and PostgreSQL when
+    `TASKPLANE_TEST_DATABASE_URL` names a server."""
+    return ["sqlite"] + (["postgresql"] if os.environ.get("TASKPLANE_TEST_DATABASE_URL") else [])
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on right now."""
     with socket.socket() as sock:
@@ -175,7 +181,7 @@ class Service:
 
 
 class RedisServer(Service):
-    """A private redis-server on a free loopback port, no persistence."""
+    """A private redis-server on a free loopback port, no persistence, 64 databases."""
 
     def __init__(self, folder: Path):
         binary = shutil.which("redis-server")
@@ -184,7 +190,8 @@ class RedisServer(Service):
         self.port = free_port()
         super().__init__("redis-server", [binary, "--port", str(self.port), "--bind",
                                           "127.0.0.1", "--save", "", "--appendonly", "no",
-                                          "--dir", str(folder)], folder / "redis.log")
+                                          "--dir", str(folder), "--databases", "64"],
+                         folder / "redis.log")
         self.client = redis.Redis(port=self.port)
         wait_until(self._answers, 10, message="redis-server")
 
@@ -226,6 +233,57 @@ class RabbitVhost:
     def stop(self) -> None:
         """Delete the vhost with every queue and message in it."""
         self._run("delete_vhost", self.name)
+
+
+class RabbitServer(Service):
+    """A RabbitMQ node of its own on free loopback ports, for what only a server decides.
+
+    `consumer_timeout_ms` (the redelivery window of an unacknowledged message) is a
+    server setting before RabbitMQ 3.12, which a vhost of the shared server cannot change;
+    the node checks it every `tick_ms` (a minute by default). Plugins off, guest/guest.
+    """
+
+    def __init__(self, folder: Path, consumer_timeout_ms: int = 1_800_000, tick_ms: int = 500):
+        binary = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # as this user, not via su
+        if not binary.exists():
+            raise HarnessError("rabbitmq-server is not installed")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+                                              f"consumer_timeout = {consumer_timeout_ms}\n")
+        (folder / "advanced.config").write_text(
+            f"[{{rabbit, [{{channel_tick_interval, {tick_ms}}}]}}].\n")
+        (folder / "plugins").write_text("[].\n")
+        env = dict(os.environ, HOME=str(folder), RABBITMQ_DIST_PORT=str(free_port()),
+                   RABBITMQ_NODENAME=f"taskplane-test-{uuid.uuid4().hex[:8]}@localhost",
+                   RABBITMQ_CONFIG_FILE=str(folder / "rabbitmq.conf"),
+                   RABBITMQ_ADVANCED_CONFIG_FILE=str(folder / "advanced.config"),
+                   RABBITMQ_ENABLED_PLUGINS_FILE=str(folder / "plugins"),
+                   RABBITMQ_MNESIA_BASE=str(folder / "mnesia"),
+                   RABBITMQ_LOG_BASE=str(folder / "log"), RABBITMQ_PID_FILE=str(folder / "pid"))
+        super().__init__("rabbitmq-server", [str(binary)], folder / "rabbitmq.out", env)
+        wait_until(self._answers, 120, interval=0.2, message="rabbitmq-server")
+
+    def _answers(self) -> bool:
+        self.check_alive()
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+            return True
+        return False
+
+    def url(self) -> str:
+        """The amqp:// URL of the node's default vhost."""
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM to the node (the script and the Erlang VM it started), then SIGKILL."""
+        if self.proc.poll() is None:
+            self.signal_group(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
 
 
 class CeleryWorker(Service):

@@ -23,7 +23,7 @@ from app.migrate import upgrade
 from app.models import Job
 from app.services import job_streams
 from config.settings import Settings
-from tests.conftest import TEST_SETTINGS, closed_after_test
+from tests.conftest import TEST_SETTINGS, closed_after_test, settled_readiness
 from tests.harness import RedisServer, redis_copies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def observed(app) -> dict:
     job_types = client.get("/job-types", headers=HEADERS).get_json()["items"]
     big = dict(ECHO, payload={"message": "x" * 3000})
     bearer = dict(HEADERS, Authorization="Bearer tp_not-a-key")
-    readyz = client.get("/readyz").get_json()
+    readyz = settled_readiness(client).get_json()
     return {
         "job_types": sorted(entry["name"] for entry in job_types),
         "big_body_status": client.post("/jobs", json=big, headers=HEADERS).status_code,

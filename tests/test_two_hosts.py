@@ -25,7 +25,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Job
 from tests.artifacts.conftest import BUCKET, s3_endpoint  # noqa: F401 - the shared S3 server
-from tests.conftest import worker_env
+from tests.conftest import settled_readiness, worker_env
 from tests.harness import CeleryWorker, Gunicorn, Service, http_request, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -215,12 +215,12 @@ def test_rate_limit_budget_is_shared_by_both_hosts(platform, tenant):
 
 def test_readiness_refuses_a_local_folder_store_on_two_hosts(platform, app_factory, tmp_path):
     hosts, shared = platform
-    for host in hosts.values():
-        status, report = host.call("GET", "/readyz", {})
-        assert status == 200, report  # S3: one store for every host
+    for host in hosts.values():  # S3: one store for every host
+        wait_until(lambda host=host: host.call("GET", "/readyz", {})[0] == 200, 30,
+                   message=f"{host} ready")
     local = app_factory(**dict(shared, storage_url=f"file://{tmp_path / 'objects'}"))
     try:
-        response = local.test_client().get("/readyz")
+        response = settled_readiness(local.test_client())
     finally:
         app_factory(**shared)
     assert response.status_code == 503

@@ -26,6 +26,18 @@ NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
                        error="letters, digits, '.', '_' and '-'; at most 128")
 
 
+# Raw bytes in the OpenAPI document: a string of format `binary`, which generated clients
+# read and send as a file.
+BINARY = {"type": "string", "format": "binary"}
+OCTET_STREAM = "application/octet-stream"
+
+
+def binary_body(description: str, *media_types: str) -> dict:
+    """An OpenAPI request or response body of raw bytes: `application/octet-stream` first."""
+    return {"description": description,
+            "content": {kind: {"schema": BINARY} for kind in (OCTET_STREAM, *media_types)}}
+
+
 class Within(validate.Regexp):
     """A field held to an identity bound (`app.identity`): refused whole, never cut.
 

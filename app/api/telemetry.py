@@ -1,4 +1,4 @@
-"""Per request: metrics by URL rule, one structured log line, slow requests kept.
+"""Per request: metrics by URL rule, one structured log line, slow API requests kept.
 
 `start_request` runs before everything else and `finish_request` after everything
 else, so the duration covers authentication, rate limiting, the view and the audit row.
@@ -18,6 +18,8 @@ from app.services import slow_requests
 
 logger = logging.getLogger("taskplane.http")
 UNMATCHED = "<unmatched>"  # a path no URL rule matches: one label, whatever the path
+# Probes and scrapes are the platform's, not the API's: timed and logged, never slow requests.
+PROBES = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
 
 
 def start_request() -> None:
@@ -53,7 +55,7 @@ def finish_request(response):
             "duration_ms": round(seconds * 1000, 2)}
     if principal is not None:
         line.update(actor=principal.actor, tenant=principal.tenant, reason=principal.reason)
-    if seconds * 1000 < runtime.settings.slow_request_ms:
+    if seconds * 1000 < runtime.settings.slow_request_ms or route in PROBES:
         logger.info("request", extra=line)
         return response
     metrics.SLOW_REQUESTS.labels(metrics.method_label(request.method), route).inc()

@@ -1,8 +1,9 @@
-"""Health of Taskplane's dependencies, for `/healthz` and `/readyz`."""
+"""Health of Taskplane's dependencies: checked now (`/healthz`) or in the background (`/readyz`)."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from app.db import ping
 from app.extensions import db, runtime
@@ -16,7 +17,8 @@ def _timed(check) -> dict:
     except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return {"status": "ok" if ok else "down", "detail": detail,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "checked_at": datetime.now(UTC).isoformat()}
 
 
 def _database():
@@ -51,8 +53,8 @@ def _workers(names: list[str]):
     return bool(names), (f"{len(names)} online" if names else "no worker answered a ping")
 
 
-def report() -> dict:
-    """Every dependency's state, queue depth, and whether the service is ready."""
+def dependencies() -> tuple[dict, dict]:
+    """Check every dependency now: each check's state, and the queue depth."""
     checks = {"database": _timed(_database), "broker": _timed(dispatch.broker_reachable)}
     names = []
     if checks["broker"]["status"] == "ok":
@@ -62,12 +64,18 @@ def report() -> dict:
         except Exception:  # noqa: BLE001 - depth is informative only
             depth = {}
     else:
-        checks["workers"] = {"status": "down", "detail": "broker unreachable", "latency_ms": 0}
+        checks["workers"] = {"status": "down", "detail": "broker unreachable", "latency_ms": 0,
+                             "checked_at": checks["broker"]["checked_at"]}
         depth = {}
     checks["object_store"] = _timed(lambda: _shared_object_store(names))
+    return checks, depth
+
+
+def summary(checks: dict, depth: dict, slow: dict, reasons: tuple[str, ...] = ()) -> dict:
+    """The report of `checks`: ready unless a check is down, slow requests pass the limit,
+    or one of `reasons` holds."""
     down = sorted(name for name, check in checks.items() if check["status"] != "ok")
-    reasons = [f"{name}: {checks[name]['detail']}" for name in down]
-    slow = _slow_requests()
+    reasons = [*reasons, *(f"{name}: {checks[name]['detail']}" for name in down)]
     limit = runtime.settings.slow_requests_ready_max
     if limit and (slow.get("last_5_minutes") or 0) > limit:
         reasons.append(f"slow_requests: {slow['last_5_minutes']} in the last 5 minutes "
@@ -81,7 +89,13 @@ def report() -> dict:
             "slow_requests": slow}
 
 
-def _slow_requests() -> dict:
+def report() -> dict:
+    """Every dependency's state, queue depth, and whether the service is ready, checked now."""
+    return summary(*dependencies(), slow_requests_seen())
+
+
+def slow_requests_seen() -> dict:
+    """Recent slow requests as `/healthz` shows them, or the error that hid them."""
     try:
         return slow_requests.recent(db.session)
     except Exception as exc:  # noqa: BLE001 - the database check reports the cause

@@ -9,6 +9,8 @@ import socket
 
 import pytest
 
+from tests.conftest import settled_readiness
+
 CHECKS = {"database", "broker", "object_store", "workers"}
 
 
@@ -59,7 +61,7 @@ def test_healthz_reports_every_dependency_and_queue_depth(worker, anonymous):
 
 
 def test_readyz_answers_200_with_a_worker_online(worker, anonymous):
-    response = anonymous.get("/readyz")
+    response = settled_readiness(anonymous)
 
     assert response.status_code == 200
     body = response.get_json()
@@ -68,7 +70,7 @@ def test_readyz_answers_200_with_a_worker_online(worker, anonymous):
 
 
 def test_readyz_answers_503_with_reasons_when_the_broker_is_down(broker_down_app):
-    response = broker_down_app.test_client().get("/readyz")
+    response = settled_readiness(broker_down_app.test_client())
 
     assert response.status_code == 503
     body = response.get_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import settled_readiness
 from tests.harness import free_port
 
 
@@ -14,7 +15,7 @@ def test_healthz_reports_the_store(app, storage_url):
 
 def test_readyz_is_503_when_the_store_is_unreachable(app_factory, s3_endpoint):
     down = app_factory(storage_url=f"s3://nowhere/p?endpoint_url=http://127.0.0.1:{free_port()}")
-    response = down.test_client().get("/readyz")
+    response = settled_readiness(down.test_client())
     assert response.status_code == 503
     body = response.get_json()
     assert body["checks"]["object_store"]["status"] == "down"

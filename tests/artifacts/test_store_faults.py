@@ -14,7 +14,7 @@ import time
 import pytest
 
 from app.services import artifact_retention, artifacts
-from tests.conftest import Caller, worker_env
+from tests.conftest import Caller, settled_readiness, worker_env
 from tests.harness import Gunicorn, http_request, wait_until
 
 MIB = 1024 * 1024
@@ -79,9 +79,14 @@ def test_a_full_disk_answers_507_and_the_probes_see_it(settings, tmp_path, small
         assert json.loads(body)["has_content"] is False
         (small_disk / "filler").write_bytes(b"f" * (shutil.disk_usage(small_disk).free))
         assert shutil.disk_usage(small_disk).free == 0
-        status, body = http_request(server.port, "GET", "/readyz")
+        def store_down():  # the next background round sees it
+            status, body = http_request(server.port, "GET", "/readyz")
+            report = json.loads(body)
+            return (status, report) if report["checks"].get("object_store", {}).get(
+                "status") == "down" else None
+
+        status, _ = wait_until(store_down, 30, message="/readyz to see the full store")
         assert status == 503
-        assert json.loads(body)["checks"]["object_store"]["status"] == "down"
         status, body = http_request(server.port, "GET", "/healthz")
         assert json.loads(body)["checks"]["object_store"]["status"] == "down"
     finally:
@@ -97,7 +102,7 @@ def test_a_store_under_its_reserve_is_down_and_refuses_uploads(app_factory, tmp_
 
     check = client.get("/healthz").get_json()["checks"]["object_store"]
     assert check["status"] == "down" and "reserve" in check["detail"]
-    assert client.get("/readyz").status_code == 503
+    assert settled_readiness(client).status_code == 503
     publisher = Caller(client, "pat", "publisher", tenant)
     error = expect_error(publisher.post("/artifacts", json={"name": "a", "type": "t",
                                                             "content": "aGk="}),

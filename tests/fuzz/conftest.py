@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from tests.conftest import worker_env
 from tests.harness import Gunicorn, http_request, wait_until
 
-IDENTITY = {"X-Actor": "fuzz", "X-Roles": "admin", "X-Tenant": "t-fuzz"}
+
+def identity(stack) -> dict[str, str]:
+    """The fuzzing identity of this stack: an admin of a tenant of the test's own.
+
+    A gate run may set that tenant's quotas to anything; the next test starts clean.
+    """
+    return {"X-Actor": "fuzz", "X-Roles": "admin", "X-Tenant": stack.tenant}
 
 
 @pytest.fixture
@@ -20,6 +27,7 @@ def stack(settings, worker, tmp_path):
                TASKPLANE_STREAM_MAX_SECONDS="2",
                TASKPLANE_STORAGE_URL=f"file://{tmp_path / 'objects'}")
     server = Gunicorn("app:create_app()", env, tmp_path / "gunicorn.log", workers=2)
+    server.tenant = f"t-fuzz-{uuid.uuid4().hex[:8]}"
     yield server
     server.stop()
 
@@ -28,7 +36,7 @@ def call(stack, method: str, path: str, body: dict | None = None) -> dict:
     """One JSON call as the fuzzing identity; the answer's body."""
     status, answer = http_request(stack.port, method, path,
                                   None if body is None else json.dumps(body).encode(),
-                                  {**IDENTITY, "Content-Type": "application/json"})
+                                  {**identity(stack), "Content-Type": "application/json"})
     assert status < 300, answer
     return json.loads(answer)
 

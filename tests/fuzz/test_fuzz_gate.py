@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.fuzz.conftest import IDENTITY, known_objects
+from tests.fuzz.conftest import identity, known_objects
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_fuzzing_the_whole_api_finds_no_server_error_and_no_undocumented_answer(
             "--request-timeout", "30", "--phases", "examples,coverage,fuzzing",
             "--suppress-health-check", "all", "--report", "json",
             "--report-json-path", str(report), "--no-color"]
-    for name, value in IDENTITY.items():
+    for name, value in identity(stack).items():
         argv += ["-H", f"{name}: {value}"]
     served_before = served(stack)
     started = time.monotonic()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.identity import ACTOR, REASON, REQUEST_ID, ROLE, TENANT
-from tests.fuzz.conftest import IDENTITY, call, known_objects
+from tests.fuzz.conftest import call, identity, known_objects
 from tests.harness import http_request
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def operations(stack) -> list[tuple[str, str, bool]]:
         path = template
         for name, values in known.items():
             path = path.replace("{" + name + "}", values[0])
-        path = path.replace("{tenant}", IDENTITY["X-Tenant"]).replace("{job_type}", "echo")
+        path = path.replace("{tenant}", stack.tenant).replace("{job_type}", "echo")
         path = path.replace("{token}", "not-a-token")
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete"):
@@ -91,7 +91,7 @@ def test_generated_identity_values_out_of_bounds_are_refused_on_every_operation(
     def refused(op, bad):
         method, path, public = op
         header, value = bad
-        headers = {**IDENTITY, "Content-Type": "application/json", header: value}
+        headers = {**identity(stack), "Content-Type": "application/json", header: value}
         status, body = http_request(stack.port, method, path, b"{}", headers, timeout=30)
         seen["requests"] += 1
         if public and header != "X-Request-ID":

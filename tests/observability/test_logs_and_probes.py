@@ -11,6 +11,7 @@ import pytest
 
 from app.logs import JsonFormatter, TextFormatter, bind, unbind
 from config.settings import Settings
+from tests.conftest import settled_readiness
 
 
 def _format(formatter, message, **extra) -> str:
@@ -66,8 +67,8 @@ def test_readyz_fails_past_the_slow_request_threshold(app_factory, worker):
     app = app_factory(slow_request_ms=0.0, slow_requests_ready_max=2)
     client = app.test_client()
     for _ in range(3):
-        client.get("/livez")
-    response = client.get("/readyz")
+        client.get("/job-types", headers={"X-Actor": "a", "X-Roles": "viewer", "X-Tenant": "t"})
+    response = settled_readiness(client, lambda body: body["slow_requests"]["last_5_minutes"])
     assert response.status_code == 503
     body = response.get_json()
     assert body["slow_requests"]["last_5_minutes"] >= 3

@@ -73,19 +73,20 @@ def printed_pids(job_logs):
     return pids
 
 
-@pytest.fixture
-def delivery_outcomes(worker):
-    """`delivery_outcomes(job_id)`: outcome of each finished delivery of the job's message.
+def outcomes_in(worker: CeleryWorker, job_id: str) -> list[str]:
+    """The outcome of each finished delivery of the job's message to `worker`.
 
     Read from the worker's log (`Task ...[<job id>] succeeded in ...: {... 'outcome': ...}`),
     so a test can wait until a duplicate or deferred delivery has really been handled.
     """
+    pattern = re.compile(rf"\[{re.escape(job_id)}\] succeeded in \S+: .*'outcome': '(\w+)'")
+    return pattern.findall(worker.log())
 
-    def outcomes(job_id: str) -> list[str]:
-        pattern = re.compile(rf"\[{re.escape(job_id)}\] succeeded in \S+: .*'outcome': '(\w+)'")
-        return pattern.findall(worker.log())
 
-    return outcomes
+@pytest.fixture
+def delivery_outcomes(worker):
+    """`delivery_outcomes(job_id)`: `outcomes_in` the session's worker."""
+    return lambda job_id: outcomes_in(worker, job_id)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Caller, worker_env
+from tests.conftest import Caller, settled_readiness, worker_env
 from tests.harness import CeleryWorker
 
 pytestmark = pytest.mark.e2e
@@ -19,11 +19,13 @@ def quiet_app(app_factory, private_broker):
 
 def test_readiness_counts_the_messages_waiting_in_the_brokers_queue(quiet_app, tenant):
     alice = Caller(quiet_app.test_client(), "alice", "viewer", tenant)
-    before = quiet_app.test_client().get("/readyz").get_json()["queue_depth"].get("default", 0)
+    client = quiet_app.test_client()
+    before = settled_readiness(client).get_json()["queue_depth"].get("default", 0)
     for n in range(3):
         assert alice.submit("echo", {"message": f"m{n}"}, priority=9).status_code == 202
 
-    report = quiet_app.test_client().get("/readyz")
+    # The next background round counts them.
+    report = settled_readiness(client, lambda body: body["queue_depth"].get("default") != before)
 
     assert report.status_code == 503  # no worker on this broker
     assert report.get_json()["queue_depth"]["default"] == before + 3

@@ -9,6 +9,7 @@ from app.api import Blueprint
 from app.api.artifacts import transfers
 from app.api.artifacts.schemas import ArtifactListSchema
 from app.api.context import current_principal
+from app.api.schemas import binary_body
 from app.auth import Permission, requires
 from app.services import artifact_bundles, artifacts, jobs
 
@@ -29,7 +30,8 @@ class JobArtifacts(MethodView):
 @blp.route("/<job_id>/artifacts.zip")
 class JobArtifactsZip(MethodView):
     @requires(Permission.READ)
-    @blp.doc(responses={"200": {"content": {"application/zip": {}}}})
+    @blp.doc(responses={"200": binary_body("The job's artifacts, one zip entry each",
+                                           "application/zip")})
     def get(self, job_id):
         """The job's artifacts as one zip, streamed."""
         job = jobs.get(job_id)

@@ -19,7 +19,7 @@ from app.api.artifacts.schemas import (
     ManifestListSchema,
 )
 from app.api.context import current_principal
-from app.api.schemas import fetch_page
+from app.api.schemas import binary_body, fetch_page
 from app.auth import Permission, requires
 from app.extensions import runtime
 from app.services import artifact_links, artifacts
@@ -28,8 +28,8 @@ blp = Blueprint("artifacts", __name__, url_prefix="/artifacts",
                 description="Publish, version and fetch artifacts.")
 
 # Bytes go out with the type they were stored with (the manifest's `content_type`).
-BYTES = {"description": "The bytes, with the `content_type` they were stored with",
-         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+BYTES = binary_body("The bytes; `Content-Type` is the `content_type` they were stored with",
+                    "*/*")
 
 
 def _answer(artifact, status: int = 200, **headers):
@@ -93,7 +93,7 @@ class Artifact(MethodView):
 @blp.route("/<artifact_id>/content")
 class ArtifactContent(MethodView):
     @requires(Permission.WRITE_ARTIFACTS)
-    @blp.doc(requestBody={"content": {"application/octet-stream": {}}})
+    @blp.doc(requestBody=binary_body("The new content, streamed (none: empty content)"))
     @blp.response(200, ArtifactSchema)
     def put(self, artifact_id):
         """Upload new content as the raw body, streamed to the store (up to the size limit)."""

@@ -15,7 +15,7 @@ from app.api.schemas import PageArgsSchema
 from app.auth import Permission, requires
 from app.errors import Forbidden
 from app.extensions import runtime
-from app.services import dispatch, health, quotas, slow_requests
+from app.services import dispatch, health, quotas, readiness, slow_requests
 
 blp = Blueprint("ops", __name__, description="Probes, Prometheus metrics and slow requests.")
 
@@ -43,10 +43,10 @@ class Readyz(MethodView):
     @blp.doc(security=[])
     @blp.response(200)
     @blp.alt_response(503, description="Not ready: a dependency is down, no worker is online, "
-                                       "or too many slow requests")
+                                       "too many slow requests, or the checks are too old")
     def get(self):
-        """Ready to take work: 503 with the reasons when it is not."""
-        report = health.report()
+        """Ready to take work, from checks kept fresh in the background: 503 with the reasons."""
+        report = readiness.report()
         return report, (200 if report["ready"] else 503)
 
 
@@ -74,8 +74,7 @@ def _workers_online() -> int:
 
 
 def _ready() -> bool:
-    cached = runtime.own("ready", lambda: metrics.Cached(lambda: health.report()["ready"]))
-    return cached(runtime.settings.workers_online_cache_seconds)
+    return readiness.report()["ready"]
 
 
 @blp.route("/metrics")
