@@ -12,9 +12,11 @@ session's database and worker never see each other's jobs.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,16 +138,24 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if uses[item]]
 
 
-@pytest.fixture(scope="session", params=PASS)
-def database_url(request, tmp_path_factory):
-    """A migrated database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'taskplane.db'}"
+@contextlib.contextmanager
+def migrated_database(kind: str, folder: Path, prefix: str) -> Iterator[str]:
+    """A fresh migrated database, its URL: a SQLite file in `folder` (`kind` "sqlite"), or
+    a scratch database named from `prefix` on the PostgreSQL server of the run."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / f'{prefix}.db'}"
         upgrade(url)
         yield url
         return
-    with scratch_postgres(os.environ["TASKPLANE_TEST_DATABASE_URL"], "taskplane_test") as url:
+    with scratch_postgres(os.environ["TASKPLANE_TEST_DATABASE_URL"], prefix) as url:
         upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session", params=PASS)
+def database_url(request, tmp_path_factory):
+    """A migrated database: a SQLite file, or a fresh PostgreSQL database."""
+    with migrated_database(request.param, tmp_path_factory.mktemp("db"), "taskplane_test") as url:
         yield url
 
 

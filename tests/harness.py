@@ -362,6 +362,26 @@ class CeleryBeat(Service):
         return self.log_path.read_text(errors="replace")
 
 
+class ProcessStack:
+    """Processes one test starts for itself, in `folder` with `env`, stopped newest first."""
+
+    env: dict
+    folder: Path
+    services: list
+
+    def beat(self) -> CeleryBeat:
+        """Beat of this stack (its settings say how often it sweeps), sending tasks."""
+        beat = CeleryBeat("tasks", self.env, self.folder)
+        self.services.append(beat)
+        beat.wait_ready()
+        return beat
+
+    def stop_services(self) -> None:
+        """Stop every process this stack started, newest first."""
+        for service in reversed(self.services):
+            service.stop()
+
+
 class Gunicorn(Service):
     """gunicorn as the Procfile starts it (`--config config/gunicorn.py`) on a free port.
 

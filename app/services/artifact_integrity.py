@@ -35,21 +35,12 @@ from app.models import Artifact, ArtifactManifest
 from app.services import events
 from app.services.artifacts import store
 from app.services.tenancy import UNSCOPED, confined
-from app.storage import DIGEST_PREFIX, ObjectMissing
+from app.storage import DIGEST_PREFIX, ObjectMissing, StoredObject
 
 OK, MISSING, CORRUPT = "ok", "missing", "corrupt"
 
 
-@dataclasses.dataclass(frozen=True)
-class StoredKey:
-    """One object manifests reference: its key, digest and size."""
-
-    key: str
-    digest: str
-    size: int
-
-
-def check(stored: StoredKey) -> str:
+def check(stored: StoredObject) -> str:
     """`ok`, `missing` or `corrupt`: the object under `stored.key` read whole and hashed."""
     try:
         chunks = store().read(stored.key)
@@ -63,7 +54,7 @@ def check(stored: StoredKey) -> str:
                   and DIGEST_PREFIX + hasher.hexdigest() == stored.digest) else CORRUPT
 
 
-def report(stored: StoredKey, kind: str, source: str) -> list[str]:
+def report(stored: StoredObject, kind: str, source: str) -> list[str]:
     """Record a missing or corrupt object: an event per artifact holding it, one count.
 
     Returns the ids of the artifacts whose manifests (any version) reference it.
@@ -87,7 +78,7 @@ def report(stored: StoredKey, kind: str, source: str) -> list[str]:
     return sorted({holder.artifact_id for holder in holders})
 
 
-def _refuse(stored: StoredKey, kind: str, artifact_id: str):
+def _refuse(stored: StoredObject, kind: str, artifact_id: str):
     """Report the fault found while serving a download, and the error that answers it."""
     report(stored, kind, "download")
     details = {"id": artifact_id, "digest": stored.digest}
@@ -97,8 +88,8 @@ def _refuse(stored: StoredKey, kind: str, artifact_id: str):
                            details=details)
 
 
-def _stored(manifest: ArtifactManifest) -> StoredKey:
-    return StoredKey(manifest.storage_key, manifest.digest, manifest.size)
+def _stored(manifest: ArtifactManifest) -> StoredObject:
+    return StoredObject(manifest.storage_key, manifest.digest, manifest.size)
 
 
 def body(artifact_id: str, manifest: ArtifactManifest, start: int, stop: int, whole: bool):
@@ -127,7 +118,7 @@ def body(artifact_id: str, manifest: ArtifactManifest, start: int, stop: int, wh
     return itertools.chain(() if first is None else (first,), checked)
 
 
-def _checked_slice(chunks, stored: StoredKey, start: int, stop: int,
+def _checked_slice(chunks, stored: StoredObject, start: int, stop: int,
                    artifact_id: str) -> Iterator[bytes]:
     """Bytes `start`..`stop` of the whole object `chunks`; the last piece only once it checks."""
     hasher, offset, held = hashlib.sha256(), 0, None
@@ -145,7 +136,7 @@ def _checked_slice(chunks, stored: StoredKey, start: int, stop: int,
         yield held
 
 
-def stored_keys(after: str = "", limit: int | None = None) -> list[StoredKey]:
+def stored_keys(after: str = "", limit: int | None = None) -> list[StoredObject]:
     """Every object manifests of any tenant reference, by key, from after `after`."""
     stmt = (select(ArtifactManifest.storage_key, ArtifactManifest.digest, ArtifactManifest.size)
             .where(ArtifactManifest.storage_key > after).distinct()
@@ -154,10 +145,10 @@ def stored_keys(after: str = "", limit: int | None = None) -> list[StoredKey]:
         stmt = stmt.limit(limit)
     rows = db.session.execute(stmt).all()
     db.session.rollback()
-    return [StoredKey(*row) for row in rows]
+    return [StoredObject(*row) for row in rows]
 
 
-def verify(keys: list[StoredKey], source: str, max_bytes: int | None = None) -> dict:
+def verify(keys: list[StoredObject], source: str, max_bytes: int | None = None) -> dict:
     """Check `keys` in order (stop after `max_bytes` read); report and list what is bad.
 
     Answers `{"checked", "bytes", "last_key", "missing": [...], "corrupt": [...]}`, each

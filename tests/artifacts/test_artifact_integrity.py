@@ -16,17 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from app.migrate import upgrade
 from app.services import artifact_integrity, artifacts
 from app.services.job_ends import redis_client
 from app.storage import LocalStore, key_for
-from tests.conftest import worker_env
+from tests.conftest import migrated_database, worker_env
 from tests.harness import (
     CeleryBeat,
     CeleryWorker,
     Gunicorn,
     http_request,
-    scratch_postgres,
     wait_until,
 )
 
@@ -38,13 +36,8 @@ LARGE = os.urandom(3 * MIB + 17)  # over the 1 MiB set below: checked while it i
 @pytest.fixture
 def own_database(database_url, tmp_path):
     """A fresh migrated database of this test, on the session's kind of server."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'integrity.db'}"
-        upgrade(url)
-        yield url
-        return
-    with scratch_postgres(os.environ["TASKPLANE_TEST_DATABASE_URL"], "taskplane_integrity") as url:
-        upgrade(url)
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with migrated_database(kind, tmp_path, "taskplane_integrity") as url:
         yield url
 
 

@@ -14,10 +14,10 @@ from app.migrate import upgrade
 from tests.api.conftest import expect_error  # noqa: F401 - the shared envelope check
 from tests.conftest import BACKENDS, Caller, worker_env
 from tests.harness import (
-    CeleryBeat,
     CeleryWorker,
     HarnessError,
     PostgresCluster,
+    ProcessStack,
     redis_copies,
 )
 from tests.tasks.outages import OutageStack
@@ -103,7 +103,7 @@ def pid_alive():
     return _pid_alive
 
 
-class PrivateStack:
+class PrivateStack(ProcessStack):
     """Workers and a beat of one test alone, on a broker database no other worker reads.
 
     Kill tests need their own processes: the session's worker must survive them, and
@@ -139,13 +139,6 @@ class PrivateStack:
         worker.wait_ready(celery_app)
         return worker
 
-    def beat(self) -> CeleryBeat:
-        """Beat, sending the sweep every second."""
-        beat = CeleryBeat("tasks", self.env, self.folder)
-        self.services.append(beat)
-        beat.wait_ready()
-        return beat
-
     def copies(self, job_id: str) -> dict[str, int]:
         """Messages of the job the broker holds: per queue list, and reserved (`unacked`)."""
         return redis_copies(self.broker, job_id)
@@ -163,9 +156,8 @@ class PrivateStack:
         return len(tags)
 
     def stop(self) -> None:
-        """Stop every process this stack started, newest first."""
-        for service in reversed(self.services):
-            service.stop()
+        """Stop every process this stack started, newest first; empty its broker database."""
+        self.stop_services()
         self.broker.flushdb()
 
 

@@ -18,7 +18,7 @@ import redis
 
 from app.extensions import celery_app
 from tests.conftest import worker_env
-from tests.harness import CeleryBeat, CeleryWorker, Gunicorn, http_request, wait_until
+from tests.harness import CeleryWorker, Gunicorn, ProcessStack, http_request, wait_until
 
 RUNS = Path("/tmp/taskplane-runs")
 
@@ -121,7 +121,7 @@ class Load:
             thread.join(timeout=60)
 
 
-class OutageStack:
+class OutageStack(ProcessStack):
     """The settings, broker database and run-count file of one outage test."""
 
     def __init__(self, database_url: str, settings: dict, app_factory, folder: Path, *,
@@ -152,13 +152,6 @@ class OutageStack:
         worker.wait_ready(celery_app)
         return worker
 
-    def beat(self) -> CeleryBeat:
-        """Beat, sending the sweep every second."""
-        beat = CeleryBeat("tasks", self.env, self.folder)
-        self.services.append(beat)
-        beat.wait_ready()
-        return beat
-
     def web(self) -> Gunicorn:
         """gunicorn as the Procfile starts it, on a free port."""
         web = Gunicorn("app:create_app()", self.env, self.folder / "web.log")
@@ -171,7 +164,6 @@ class OutageStack:
 
     def stop(self) -> None:
         """Stop the processes, remove the run file, empty the broker database."""
-        for service in reversed(self.services):
-            service.stop()
+        self.stop_services()
         self.runs.unlink(missing_ok=True)
         redis.Redis.from_url(self.broker_url).flushdb()
