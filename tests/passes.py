@@ -9,7 +9,9 @@ when any pass failed. Arguments are handed to each pytest.
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,24 +19,33 @@ import time
 
 from tests.harness import suite_databases
 
+SUMMARY = re.compile(r"^=*\s*(\d+ \w+(?:, \d+ \w+)*) in [\d.]+s")  # pytest's closing line
+COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)")
 
-def _relay(name: str, stream, lock: threading.Lock) -> None:
+
+def _relay(name: str, stream, lock: threading.Lock, totals: collections.Counter) -> None:
+    """Print the pass's lines with its name; add its closing summary's counts to `totals`."""
     for line in stream:
         with lock:
             sys.stdout.write(f"[{name}] {line}")
             sys.stdout.flush()
+        summary = SUMMARY.match(line.strip())
+        if summary:
+            for number, word in COUNT.findall(summary.group(1)):
+                totals[word.rstrip("s") if word.startswith("error") else word] += int(number)
 
 
 def run(args: list[str]) -> int:
     """Run pytest once per database at the same time; 0, or the first failed pass's status."""
     lock, started = threading.Lock(), time.monotonic()
-    passes, relays = {}, []
+    passes, relays, totals = {}, [], collections.Counter()
     for name in suite_databases():
         passes[name] = subprocess.Popen(
             [sys.executable, "-m", "pytest", *args], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
             env=dict(os.environ, TASKPLANE_TEST_PASS=name, PYTHONUNBUFFERED="1"))
-        relays.append(threading.Thread(target=_relay, args=(name, passes[name].stdout, lock)))
+        relays.append(threading.Thread(target=_relay,
+                                       args=(name, passes[name].stdout, lock, totals)))
         relays[-1].start()
     try:
         codes = {name: proc.wait() for name, proc in passes.items()}
@@ -45,6 +56,9 @@ def run(args: list[str]) -> int:
     for name, code in codes.items():
         print(f"{name} pass: {'passed' if code == 0 else f'failed (exit {code})'}")
     print(f"all passes: {time.monotonic() - started:.0f} s")
+    # The passes' closing counts in one plain line: N passed, N failed, N skipped.
+    print(f"passes: {totals['passed']} passed, {totals['failed'] + totals['error']} failed, "
+          f"{totals['skipped']} skipped")
     failed = next((code for code in codes.values() if code), 0)
     return failed if failed > 0 else (1 if failed else 0)
 
