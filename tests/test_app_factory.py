@@ -62,8 +62,10 @@ def test_streams_need_a_slot_a_lifetime_and_a_keepalive():
     assert (settings.stream_slots, settings.stream_max_seconds) == (10, 60.0)
 
 
-def test_web_threads_are_the_stream_slots_plus_threads_for_other_requests(monkeypatch):
+def test_web_threads_are_the_stream_and_transfer_slots_plus_threads_for_other_requests(
+        monkeypatch):
     monkeypatch.setenv("TASKPLANE_STREAM_SLOTS", "10")
+    monkeypatch.setenv("TASKPLANE_TRANSFER_SLOTS", "7")
     monkeypatch.setenv("WEB_REQUEST_THREADS", "4")
     config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
     from gunicorn.util import load_class
@@ -74,4 +76,4 @@ def test_web_threads_are_the_stream_slots_plus_threads_for_other_requests(monkey
     worker_class = load_class(config["worker_class"])
     assert issubclass(worker_class, ThreadWorker)  # gthread, its own errors in the envelope
     assert issubclass(worker_class, EnvelopeErrors)
-    assert config["threads"] == 14
+    assert config["threads"] == 10 + 7 + 4
