@@ -89,8 +89,11 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Each worker, its app loaded: start the readiness checks, so the first probe finds them."""
+    from app.extensions import EXTENSION
     from app.services import readiness
 
+    if EXTENSION not in getattr(worker.wsgi, "extensions", {}):
+        return  # another app served with this file: the benchmark's bare Flask side
     with worker.wsgi.app_context():
         readiness.monitor()
 
